@@ -1,0 +1,193 @@
+"Trainer behaviour: exact resume after a kill, DDP == one big batch, stage 2 freezing + EMA, faults."
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from vitok import ViTok
+from vitok.train import (NonFiniteLoss, Trainer, TrainConfig, check_checkpoint, evaluate_recon, latest_checkpoint,
+                         load_checkpoint)
+
+PY = sys.executable
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def cfg(out, **kw):
+    base = dict(out=str(out), steps=6, eval_every=3, ckpt_every=1, log_every=1, eval_images=4, num_workers=0)
+    return TrainConfig.from_preset("smoke", **{**base, **kw})
+
+
+def params(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def logs(run):
+    return [json.loads(l) for l in open(Path(run) / "log.jsonl")]
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    "Six steps in one go: the reference for the resume tests."
+    out = tmp_path_factory.mktemp("straight")
+    torch.set_num_threads(1)
+    return out, params(Trainer(cfg(out)).fit().model)
+
+
+def test_stop_and_resume_is_exact(straight, tmp_path):
+    ref_dir, ref = straight
+    Trainer(cfg(tmp_path, stop_after=3)).fit()
+    assert latest_checkpoint(tmp_path / "ckpt").name == "step_0000003"
+    tr = Trainer(cfg(tmp_path))
+    assert tr.step == 3
+    got = params(tr.fit().model)
+    assert got.keys() == ref.keys() and all(torch.equal(got[k], ref[k]) for k in ref)
+    assert (tmp_path / "final" / "model.safetensors").exists()
+
+
+def test_sigkill_then_resume_is_exact(straight, tmp_path):
+    "A real kill (SIGKILL) part-way through, then a resume: the same parameters as six steps in one go."
+    _, ref = straight
+    args = [PY, "-m", "vitok.train", "--preset", "smoke", "--out", str(tmp_path), "--steps", "6", "--eval_every", "3",
+            "--ckpt_every", "1", "--log_every", "1", "--eval_images", "4", "--num_workers", "0"]
+    p = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "ckpt" / "step_0000002").exists():
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    killed_at = latest_checkpoint(tmp_path / "ckpt")
+    assert killed_at is not None and int(killed_at.name[5:]) < 6, "the run finished before it could be killed"
+    torch.set_num_threads(1)
+    got = params(Trainer(cfg(tmp_path)).fit().model)
+    assert all(torch.equal(got[k], ref[k]) for k in ref)
+
+
+def test_kill_while_writing_checkpoint_keeps_previous(tmp_path):
+    "SIGKILL in the middle of writing a checkpoint: the previous one stays complete and is used."
+    script = f"""
+import os, signal, torch
+import vitok.train as T
+ck = {str(tmp_path / 'ckpt')!r}
+T.save_checkpoint(ck, 1, {{"model": {{"w": torch.ones(1000)}}, "optim": {{"m": torch.ones(10)}}}}, {{}})
+real = T.save_file
+def dying(tensors, path):
+    real(tensors, path)
+    with open(path, "r+b") as f: f.truncate(100)        # half-written file on disk ...
+    os.kill(os.getpid(), signal.SIGKILL)                 # ... and the process dies
+T.save_file = dying
+T.save_checkpoint(ck, 2, {{"model": {{"w": torch.zeros(1000)}}, "optim": {{"m": torch.zeros(10)}}}}, {{}})
+"""
+    p = subprocess.run([PY, "-c", script], env=ENV, capture_output=True)
+    assert p.returncode == -signal.SIGKILL
+    left = sorted(x.name for x in (tmp_path / "ckpt").iterdir())
+    assert "step_0000001" in left and "step_0000002" not in left and any(n.startswith(".tmp") for n in left)
+    ck = latest_checkpoint(tmp_path / "ckpt")
+    assert ck.name == "step_0000001" and check_checkpoint(ck) is None
+    assert torch.equal(load_checkpoint(ck)[0]["model"]["w"], torch.ones(1000))
+
+
+def test_truncated_newest_checkpoint_falls_back(straight, tmp_path):
+    Trainer(cfg(tmp_path, stop_after=4)).fit()
+    newest = tmp_path / "ckpt" / "step_0000004"
+    with open(newest / "model.safetensors", "r+b") as f:
+        f.truncate(64)
+    with pytest.warns(UserWarning, match="truncated"):
+        tr = Trainer(cfg(tmp_path))
+    assert tr.step == 3
+    _, ref = straight
+    got = params(tr.fit().model)
+    assert all(torch.equal(got[k], ref[k]) for k in ref)
+
+
+def test_torchrun_two_ranks_match_one_process(tmp_path):
+    "2 gloo ranks x batch 2 == 1 process x batch 4, within 1e-5 relative, after 4 steps."
+    common = ["--preset", "smoke", "--steps", "4", "--eval_every", "4", "--eval_images", "4", "--num_workers", "0",
+              "--batch", "4"]
+    one = subprocess.run([PY, "-m", "vitok.train", *common, "--out", str(tmp_path / "one")], env=ENV,
+                         capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "vitok.train",
+                          *common, "--out", str(tmp_path / "two")], env=ENV, capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a = ViTok.from_pretrained(tmp_path / "one" / "final").state_dict()
+    b = ViTok.from_pretrained(tmp_path / "two" / "final").state_dict()
+    worst = max(((a[k] - b[k]).norm() / a[k].norm().clamp_min(1e-12)).item() for k in a)
+    assert worst < 1e-5, worst
+    la, lb = logs(tmp_path / "one"), logs(tmp_path / "two")
+    assert [r["step"] for r in la] == [r["step"] for r in lb]
+
+
+def test_stage2_freezes_encoder_and_evaluates_ema(tmp_path):
+    s1 = tmp_path / "s1"
+    Trainer(cfg(s1, steps=3, eval_every=3)).fit()
+    init = ViTok.from_pretrained(s1 / "final")
+    s2 = tmp_path / "s2"
+    tr = Trainer(TrainConfig.from_preset("smoke", stage=2, out=str(s2), init=str(s1), steps=4, eval_every=4,
+                                         eval_images=4, ema=0.5)).fit()
+    enc0, enc1 = init.encoder.state_dict(), tr.model.encoder.state_dict()
+    assert all(torch.equal(enc0[k], enc1[k]) for k in enc0), "stage 2 changed the encoder"
+    dec0, dec1 = init.decoder.state_dict(), tr.model.decoder.state_dict()
+    assert any(not torch.equal(dec0[k], dec1[k]) for k in dec0), "stage 2 did not train the decoder"
+    final = ViTok.from_pretrained(s2 / "final")
+    ema, live = tr.ema.state_dict(), tr.model.state_dict()
+    assert all(torch.equal(final.state_dict()[k], ema[k]) for k in ema)
+    assert any(not torch.equal(ema[k], live[k]) for k in ema if k.startswith("decoder")), "EMA == live weights"
+    # the logged evaluation is the EMA model's, recomputed independently here
+    from vitok.data import make_dataset
+    val_ds = make_dataset("builtin", 32, train=False, n=4)
+    expect = evaluate_recon(final, [val_ds[i] for i in range(4)], "cpu")
+    last = [r for r in logs(s2) if "val_psnr" in r][-1]
+    assert last["val_psnr"] == pytest.approx(expect["val_psnr"], rel=1e-6)
+    assert "disc" in [r for r in logs(s2) if "rec" in r][-1]
+
+
+def test_non_finite_losses_skip_then_stop(tmp_path):
+    tr = Trainer(cfg(tmp_path, max_bad_steps=3))
+    real = tr.loss.forward
+    calls = {"n": 0}
+
+    def flaky(x_hat, x, post, gan_scale=1.0):
+        total, parts = real(x_hat, x, post, gan_scale)
+        calls["n"] += 1
+        bad = calls["n"] == 2 or calls["n"] >= 4        # one isolated NaN, later NaNs in a row
+        return (total * float("nan") if bad else total), parts
+
+    tr.loss.forward = flaky
+    before = params(tr.model)
+    with pytest.raises(NonFiniteLoss, match="stopped at step 5: 3 non-finite losses in a row \\(4 in all\\)"):
+        tr.fit()
+    assert tr.bad_total == 4 and tr.step == 5   # calls 2, 4, 5, 6 were non-finite; the third in a row stops it
+    assert any(not torch.equal(before[k], v) for k, v in tr.model.state_dict().items())
+
+
+def test_cli_errors(tmp_path):
+    p = subprocess.run([PY, "-m", "vitok.train", "--preset", "smoke", "--variant", "Q-Q/8", "--out", str(tmp_path)],
+                       env=ENV, capture_output=True, text=True)
+    assert p.returncode != 0 and "Unknown variant 'Q-Q/8'" in p.stderr and "S-B/16" in p.stderr
+    p = subprocess.run([PY, "-m", "vitok.train", "--preset", "huge"], env=ENV, capture_output=True, text=True)
+    assert p.returncode != 0 and "Unknown preset 'huge'" in p.stderr
+    p = subprocess.run([PY, "-m", "vitok.train", "--preset", "smoke", "--stage", "2", "--out", str(tmp_path)],
+                       env=ENV, capture_output=True, text=True)
+    assert p.returncode != 0 and "--init" in p.stderr
+
+
+def test_lpips_without_weights_gets_policy_error(tmp_path):
+    env = {**ENV, "TORCH_HOME": str(tmp_path / "th"), "VITOK_WEIGHTS": str(tmp_path / "w")}
+    p = subprocess.run([PY, "-m", "vitok.train", "--preset", "smoke", "--lpips_weight", "1", "--out", str(tmp_path / "r")],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0 and "vgg16" in p.stderr.lower(), p.stderr[-2000:]
+    assert not (tmp_path / "r" / "log.jsonl").exists(), "training started without LPIPS weights"
+
+
+@pytest.mark.slow
+def test_tiny_preset_improves_psnr_by_6db(tmp_path):
+    p = subprocess.run([PY, "-m", "vitok.train", "--preset", "tiny", "--data", "builtin", "--out", str(tmp_path)],
+                       env={**os.environ}, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-3000:]
+    evals = [r for r in logs(tmp_path) if "val_psnr" in r]
+    assert evals[0]["step"] == 0 and evals[-1]["val_psnr"] - evals[0]["val_psnr"] >= 6.0, evals
