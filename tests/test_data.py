@@ -379,3 +379,17 @@ def test_parallel_shard_writing_matches_serial(image_dir, tmp_path):
     for t in sorted((tmp_path / "a").glob("*.tar")):
         assert sorted(pixels(x) for x in shard_dataset([str(t)], None)) == \
                sorted(pixels(x) for x in shard_dataset([str(tmp_path / "b" / t.name)], None))
+
+
+def test_bad_samples_and_shards_are_counted(tmp_path):
+    import io, webdataset as wds
+    png = io.BytesIO(); Image.new("RGB", (8, 8), (1, 2, 3)).save(png, format="PNG")
+    for k in range(2):
+        with wds.TarWriter(str(tmp_path / f"s-{k:06d}.tar"), encoder=False) as w:
+            w.write({"__key__": "good", "png": png.getvalue(), "cls": b"0"})
+            w.write({"__key__": "bad", "jpg": b"not a jpeg", "cls": b"0"})
+    truncate(tmp_path / "s-000001.tar", 700)                 # a shard cut short by a failed copy
+    ds = shard_dataset(str(tmp_path / "s-{000000..000001}.tar"), 8)
+    xs = [x for b in DataLoader(ds, batch_size=1, num_workers=2) for x in b]
+    assert len(xs) == 1 and ds.skipped == 2                   # shard 0: 1 good, 1 bad sample; shard 1: unreadable
+    assert "1 unreadable sample" in ds.report() and "s-000001.tar" in ds.report()
