@@ -142,6 +142,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'vitok.figures.require_data': ('figures.html#require_data', 'vitok/figures.py'),
                                'vitok.figures.save_fig': ('figures.html#save_fig', 'vitok/figures.py'),
                                'vitok.figures.set_threads': ('figures.html#set_threads', 'vitok/figures.py'),
+                               'vitok.figures.show_fig': ('figures.html#show_fig', 'vitok/figures.py'),
                                'vitok.figures.train_run': ('figures.html#train_run', 'vitok/figures.py'),
                                'vitok.figures.write_json': ('figures.html#write_json', 'vitok/figures.py')},
             'vitok.flops': { 'vitok.flops._macs': ('flops.html#_macs', 'vitok/flops.py'),
