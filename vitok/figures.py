@@ -11,7 +11,8 @@ import torch
 
 # %% auto #0
 __all__ = ['FIGURE_PRESETS', 'figure_settings', 'paper_numbers', 'require_data', 'save_fig', 'write_json', 'pearson', 'fmt',
-           'md_table', 'measurable', 'lpips_status', 'set_threads', 'eval_run', 'train_run', 'show_fig']
+           'md_table', 'measurable', 'lpips_status', 'set_threads', 'eval_run', 'train_run', 'show_fig', 'grid_runs',
+           'crop_pool', 'pick_threads', 'fit_log_line', 'equal_e']
 
 # %% ../nbs/41_figures.ipynb #fff5813e
 FIGURE_PRESETS: dict[str, dict] = {}
@@ -219,3 +220,144 @@ def show_fig(fig, out_dir, name: str, dpi: int = 120) -> list[Path]:
     paths = save_fig(fig, out_dir, name, dpi); plt.close(fig)
     display(Image(filename=str(paths[0])))
     return paths
+
+# %% ../nbs/41_figures.ipynb #592c8c3f
+def _grid(patches, channels, resolutions, batch=None) -> list[dict]:
+    "Grid points {p, c, resolution[, batch]}: `channels` and `batch` may map p -> value(s)."
+    pts = []
+    for r in ([resolutions] if isinstance(resolutions, int) else resolutions):
+        for p in patches:
+            for c in (channels[p] if isinstance(channels, dict) else channels):
+                b = batch[p] if isinstance(batch, dict) else batch
+                pts.append(dict(p=p, c=c, resolution=r, **({"batch": b} if b else {})))
+    return pts
+
+_TINY_TRAIN = dict(steps=600, lr=3e-3, warmup=20, eval_every=600, eval_images=16, log_every=50, lpips_weight=0.0,
+                   num_workers=0)
+_SMOKE_TRAIN = dict(steps=2, warmup=1, eval_every=2, eval_images=4, log_every=1, lpips_weight=0.0, num_workers=0)
+_PAPER_GRID_NOTE = "S-B, p in {8,16,32} x c in {4,8,16,32,64}, 256p, stage 1, 100k steps, batch 1024"
+
+FIGURE_PRESETS["fig2"] = {
+    "smoke": dict(train_preset="smoke", model="U-U", grid=_grid([8, 16], {8: [2, 8], 16: [8]}, 32, {8: 4, 16: 8}),
+                  train=_SMOKE_TRAIN, pool=16, eval_images=8, metrics=("psnr", "ssim", "rfid", "ris"),
+                  download=False, threads=1, check=None),
+    "tiny": dict(train_preset="tiny", model="U-U",
+                 grid=_grid([4, 8, 16], {4: [2, 4, 8], 8: [2, 4, 8, 16], 16: [2, 4, 8, 16, 32]}, 32, {4: 2, 8: 8, 16: 32}),
+                 train=_TINY_TRAIN, pool=2048, eval_images=64, metrics=("psnr", "ssim", "rfid", "ris"),
+                 download=None, threads="auto",
+                 check=dict(min_runs=12, min_patches=3, min_octaves=5, min_r_psnr=0.9, min_r_ssim=0.9)),
+    "paper": dict(train_preset="paper", model="S-B", grid=_grid([8, 16, 32], [4, 8, 16, 32, 64], 256),
+                  train={}, pool=0, eval_images=50_000, coco_images=5_000, metrics=("psnr", "ssim", "rfid", "ris"),
+                  download=None, threads=None, check=None),
+    "paper_numbers": {
+        "setting": _PAPER_GRID_NOTE + "; ImageNet-1K val (50k) and COCO-2017 val (5k)",
+        "E_range": [2 ** 8, 2 ** 16],
+        "trend": "log E predicts log rFID, rIS, rSSIM and rPSNR, whatever the FLOPs (Fig 2); the text gives no r",
+        "equal_E": "for 1024 <= E <= 16384, runs of equal E but different p differ very little (Fig 17)",
+        # Table 2 (bf16) is S-B/16, c = 16 trained 'in same fashion as Figure 2': one point of the sweep
+        "point_SB16_c16": dict(p=16, c=16, E=4096, pixels_per_float=48.0, rfid=1.63, ris=194, ssim=0.79, psnr=26.1),
+    },
+}
+
+FIGURE_PRESETS["fig3"] = {
+    "smoke": dict(train_preset="smoke", model="U-U", grid=_grid([8], [8, 2], 32, 4), train=_SMOKE_TRAIN, pool=16,
+                  photos=2, threads=1),
+    "tiny": dict(train_preset="tiny", model="U-U", grid=_grid([8], [16, 8, 4, 2, 1], 64, 8), train=_TINY_TRAIN,
+                 pool=2048, photos=4, threads="auto"),
+    "paper": dict(train_preset="paper", model="S-B", grid=_grid([16], [64, 32, 16, 8, 4], 256), train={}, pool=0,
+                  photos=4, threads=None),
+    "paper_numbers": {
+        "setting": "S-B/16, 256p, stage 1, c = 64, 32, 16, 8, 4",
+        "E": [16384, 8192, 4096, 2048, 1024],
+        "pixels_per_float": [12, 24, 48, 96, 192],
+        "finding": "as E falls, fine detail and small colours go first; below E = 4096 (more than 48 pixels per "
+                   "float) textures merge, while the overall structure stays",
+        "threshold_E": 4096, "threshold_pixels_per_float": 48,
+    },
+}
+
+FIGURE_PRESETS["fig4"] = {
+    "smoke": dict(train_preset="smoke", model="U-U", grid=_grid([8], [4], [16, 32], 4), train=_SMOKE_TRAIN, pool=16,
+                  eval_images=8, metrics=("psnr", "ssim", "rfid", "ris"), download=False, threads=1),
+    "tiny": dict(train_preset="tiny", model="U-U", grid=_grid([4, 8, 16], [4], [32, 64], {4: 2, 8: 8, 16: 32}),
+                 train=_TINY_TRAIN, pool=2048, eval_images=64, metrics=("psnr", "ssim", "rfid", "ris"),
+                 download=None, threads="auto"),
+    "paper": dict(train_preset="paper", model="S-B", grid=_grid([8, 16, 32], [16], [256, 512]), train={}, pool=0,
+                  eval_images=50_000, metrics=("psnr", "ssim", "rfid", "ris"), download=None, threads=None),
+    "paper_numbers": {
+        "setting": "S-B, p in {8,16,32}, c = 16, stage 1, 512p (E = 512^2/p^2 x 16) against the 256p sweep of Fig 2",
+        "finding": "the same log E trends as at 256p, but equal rPSNR / rSSIM at 512p needs 4x the E of 256p: keep "
+                   "the pixels per float (H x W x 3 / E) fixed across resolutions",
+        "E_ratio_for_equal_quality": 4,
+        "rfid_note": "rFID / rIS are hard to compare across resolutions (Inception resizes to 299p)",
+    },
+}
+
+# %% ../nbs/41_figures.ipynb #e608e22f
+def grid_runs(settings: dict, **extra) -> list[dict]:
+    "`Sweep` overrides for every grid point of a fig2/3/4 preset (`extra`: e.g. data paths)."
+    runs = []
+    for g in settings["grid"]:
+        o = {"variant": f"{settings['model']}/{g['p']}", "channels": g["c"], "resolution": g["resolution"]}
+        if "batch" in g: o["batch"] = g["batch"]
+        runs.append({**o, **settings["train"], **extra})
+    return runs
+
+def crop_pool(folder, n: int, resolution: int, seed: int = 0) -> Path:
+    "Write `n` random crops (`resolution` px PNGs) of the built-in training photos into `folder`, once."
+    from vitok.data import builtin_images, to_pil
+    import os, shutil
+    folder = Path(folder)
+    key = {"n": n, "resolution": resolution, "seed": seed, "photos": "builtin train"}
+    meta = folder.with_name(folder.name + ".json")            # beside the folder: it holds only images
+    if meta.exists() and folder.is_dir() and json.loads(meta.read_text()) == key: return folder
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
+    ds = builtin_images("train", resolution, seed=seed, n=n)
+    for i in range(n): to_pil(ds[i]).save(tmp / f"{i:06d}.png")
+    meta.unlink(missing_ok=True); shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder); meta.write_text(json.dumps(key))
+    return folder
+
+def pick_threads(n="auto", max_threads: int = 4) -> int:
+    "Set torch's CPU threads: `n`, or with 'auto' the fastest of 1..min(cores, max_threads) on a tiny training step."
+    import os, time
+    if n is None: return torch.get_num_threads()
+    if n != "auto": torch.set_num_threads(int(n)); return int(n)
+    from vitok.model import ViTok
+    from vitok.config import ViTokConfig
+    cands = list(range(1, max(1, min(os.cpu_count() or 1, max_threads)) + 1))
+    if len(cands) == 1: torch.set_num_threads(1); return 1
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 3, 32, 32, generator=g) * 2 - 1
+    model = ViTok(ViTokConfig.from_name("U-U/4", channels=8, resolution=32))
+    times = {}
+    for k in cands:
+        torch.set_num_threads(k)
+        best = float("inf")
+        for i in range(4):
+            t = time.perf_counter()
+            x_hat, _ = model(x); ((x_hat - x) ** 2).mean().backward()
+            if i: best = min(best, time.perf_counter() - t)
+        times[k] = best
+    k = min(times, key=times.get)
+    torch.set_num_threads(k)
+    return k
+
+def fit_log_line(E, y, base: float = 2.0) -> dict:
+    "Least-squares `y = intercept + slope * log_base(E)` and Pearson r (pairs with a None/NaN dropped)."
+    pts = [(math.log(float(e), base), float(v)) for e, v in zip(E, y)
+           if e is not None and v is not None and float(e) > 0 and math.isfinite(float(v))]
+    if len(pts) < 2: return {"slope": float("nan"), "intercept": float("nan"), "r": float("nan"), "n": len(pts)}
+    t = torch.tensor(pts, dtype=torch.float64)
+    xm, ym = t.mean(0)
+    sxx = ((t[:, 0] - xm) ** 2).sum()
+    slope = float(((t[:, 0] - xm) * (t[:, 1] - ym)).sum() / sxx) if sxx > 0 else float("nan")
+    return {"slope": slope, "intercept": float(ym - slope * xm) if math.isfinite(slope) else float("nan"),
+            "r": pearson([p[0] for p in pts], [p[1] for p in pts]), "n": len(pts)}
+
+def equal_e(runs: list[dict], by: str = "p") -> dict:
+    "{E: [runs of that E, sorted by `by`]} for the values of E reached by two or more values of `by`."
+    groups = {}
+    for r in runs: groups.setdefault(r["E"], []).append(r)
+    return {e: sorted(g, key=lambda r: r[by]) for e, g in sorted(groups.items()) if len({r[by] for r in g}) > 1}
