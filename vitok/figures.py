@@ -221,7 +221,7 @@ def show_fig(fig, out_dir, name: str, dpi: int = 120) -> list[Path]:
     display(Image(filename=str(paths[0])))
     return paths
 
-# %% ../nbs/41_figures.ipynb #592c8c3f
+# %% ../nbs/41_figures.ipynb #88c85eaf
 def _grid(patches, channels, resolutions, batch=None) -> list[dict]:
     "Grid points {p, c, resolution[, batch]}: `channels` and `batch` may map p -> value(s)."
     pts = []
@@ -293,7 +293,7 @@ FIGURE_PRESETS["fig4"] = {
     },
 }
 
-# %% ../nbs/41_figures.ipynb #e608e22f
+# %% ../nbs/41_figures.ipynb #74abf16f
 def grid_runs(settings: dict, **extra) -> list[dict]:
     "`Sweep` overrides for every grid point of a fig2/3/4 preset (`extra`: e.g. data paths)."
     runs = []
@@ -320,7 +320,8 @@ def crop_pool(folder, n: int, resolution: int, seed: int = 0) -> Path:
     return folder
 
 def pick_threads(n="auto", max_threads: int = 4) -> int:
-    "Set torch's CPU threads: `n`, or with 'auto' the fastest of 1..min(cores, max_threads) on a tiny training step."
+    """Set torch's CPU threads: `n`, or with 'auto' the fastest of 1..min(cores, max_threads) on a tiny training
+    step, taking more than one only if it is 1.25x faster than one and the load average leaves those cores free."""
     import os, time
     if n is None: return torch.get_num_threads()
     if n != "auto": torch.set_num_threads(int(n)); return int(n)
@@ -340,7 +341,10 @@ def pick_threads(n="auto", max_threads: int = 4) -> int:
             x_hat, _ = model(x); ((x_hat - x) ** 2).mean().backward()
             if i: best = min(best, time.perf_counter() - t)
         times[k] = best
-    k = min(times, key=times.get)
+    # more threads only when clearly faster and the cores look free: a busy CPU makes extra threads spin
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    k = min((c for c in cands if c == 1 or (times[c] < times[1] / 1.25 and load < (os.cpu_count() or 1) - c + 1.5)),
+            key=times.get)
     torch.set_num_threads(k)
     return k
 
