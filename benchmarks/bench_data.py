@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Images per second of vitok's image-folder loader and webdataset-shard loader.
 
-  python benchmarks/bench_data.py [--n 1024] [--res 256] [--workers 2] [--batch 32]
+  python benchmarks/bench_data.py [--n 1024] [--resolution 256] [--num_workers 2] [--batch 32]
 
 Builds an ImageNet-like folder (10 class folders of 500x375 / 375x500 JPEGs, quality 90, cut from
-the built-in photos), packs it into shards with vitok.data.folder_shards, then times one pass of a
+the built-in photos), packs it into shards with vitok.shards.folder_shards, then times one pass of a
 DataLoader over each (evaluation transform: short-side resize + centre crop; training transform:
 random resized crop + flip). The clock starts at the first batch, so worker start-up is excluded;
 each loader runs --repeat passes; the best pass is the least disturbed by other processes, and
@@ -15,7 +15,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from vitok.data import BUILTIN_PHOTOS, folder_shards, image_folder, random_box, read_image, sample_generator, shard_dataset
+from vitok.builtin import BUILTIN_PHOTOS, sample_generator
+from vitok.folders import image_folder
+from vitok.media import read_image
+from vitok.shards import folder_shards, shard_dataset
+from vitok.transforms import random_box
 
 
 def make_folder(root: Path, n: int, seed: int = 0) -> Path:
@@ -43,8 +47,8 @@ def throughput(ds, batch: int, workers: int) -> tuple[float, int]:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=1024, help="images (default 1024)")
-    p.add_argument("--res", type=int, default=256, help="output resolution (default 256)")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers (default 2)")
+    p.add_argument("--resolution", type=int, default=256, help="output resolution (default 256)")
+    p.add_argument("--num_workers", type=int, default=2, help="DataLoader workers (default 2)")
     p.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
     p.add_argument("--repeat", type=int, default=3, help="passes per loader; best and median are printed (default 3)")
     p.add_argument("--dir", type=Path, help="keep the folder and shards here (default: a temporary folder)")
@@ -54,16 +58,16 @@ def main(argv=None):
         folder = root / "images"
         if not folder.exists(): make_folder(folder, args.n)
         shards = root / "shards"
-        folder_shards(folder, shards, "train", shard_size=max(1, args.n // (4 * args.workers)), progress=False)
+        folder_shards(folder, shards, "train", shard_size=max(1, args.n // (4 * args.num_workers)), progress=False)
         mb = sum(f.stat().st_size for f in folder.rglob("*.jpg")) / 2**20
         print(f"{args.n} JPEGs ({mb:.0f} MiB, 500x375), {len(list(shards.glob('*.tar')))} shards; "
-              f"{args.workers} workers, batch {args.batch}, {args.res}p; torch threads {torch.get_num_threads()}, "
+              f"{args.num_workers} workers, batch {args.batch}, {args.resolution}p; torch threads {torch.get_num_threads()}, "
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
         print(f"{'loader':<8} {'transform':<10} {'best img/s':>10} {'median':>8}")
-        for name, make in [("folder", lambda t: image_folder(folder, args.res, train=t)),
-                           ("shards", lambda t: shard_dataset(shards, args.res, train=t))]:
+        for name, make in [("folder", lambda t: image_folder(folder, args.resolution, train=t)),
+                           ("shards", lambda t: shard_dataset(shards, args.resolution, train=t))]:
             for train in (False, True):
-                runs = sorted(throughput(make(train), args.batch, args.workers)[0] for _ in range(args.repeat))
+                runs = sorted(throughput(make(train), args.batch, args.num_workers)[0] for _ in range(args.repeat))
                 print(f"{name:<8} {'train' if train else 'eval':<10} {runs[-1]:>10.1f} {runs[len(runs) // 2]:>8.1f}", flush=True)
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
     finally:

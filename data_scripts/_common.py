@@ -1,11 +1,14 @@
 """Helpers shared by the data scripts: centre-cropped evaluation sets, linking files into folders,
 parallel maps with a progress bar, and the closing summary. The shard format itself lives in
-`vitok.data` (`write_shards`, `shard_dataset`), so writer and reader cannot drift apart."""
+`vitok.shards` (`write_shards`, `shard_dataset`), so writer and reader cannot drift apart."""
 from __future__ import annotations
 import argparse, multiprocessing as mp, os, shutil, sys
 from pathlib import Path
 from tqdm.auto import tqdm
-from vitok.data import Unreadable, center_crop, read_image, shard_summary, write_shards
+from vitok.media import Unreadable, read_image
+from vitok.shards import write_shards
+from vitok.transforms import center_crop
+from vitok.utils import atomic_write
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -45,10 +48,8 @@ def _crop_job(job):
     try: img = read_image(src)
     except Unreadable as e: return "bad", src, str(e)
     for size, dst in todo:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(dst.name + ".tmp")
-        center_crop(img, size).save(tmp, format="PNG")
-        os.replace(tmp, dst)                    # a crop on disk is always complete
+        with atomic_write(dst) as tmp:          # a crop on disk is always complete
+            center_crop(img, size).save(tmp, format="PNG")
     return "wrote", src, None
 
 

@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_shard_args, fail, parser, shards, summary
-from vitok.data import IMAGE_EXTS, VIDEO_EXTS, folder_kind, scan_folder, shard_summary
+from vitok.folders import folder_kind, scan_folder
+from vitok.media import IMAGE_EXTS, VIDEO_EXTS
+from vitok.shards import shard_summary
 
 
 def main(argv=None):

@@ -23,7 +23,9 @@ import csv, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_shard_args, crop_summary, fail, parser, place, shards, summary, write_crops
-from vitok.data import IMAGE_EXTS, scan_folder, shard_summary
+from vitok.folders import scan_folder
+from vitok.media import IMAGE_EXTS
+from vitok.shards import shard_summary
 
 
 def read_val_labels(path: Path) -> dict:

@@ -12,12 +12,15 @@ subset. Corrupt videos, videos shorter than --min-frames, and files without a la
 listed. Rerunning resumes: existing resized files and finished shards are skipped.
 Use with vitok: `--data OUT/shards/val-index.json --frames 16 --fps 8`."""
 from __future__ import annotations
-import csv, os, random, shutil, sys
+import csv, random, shutil, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import av
 from _common import add_shard_args, fail, parser, pmap, shards, summary
-from vitok.data import VIDEO_EXTS, scan_folder, shard_summary
+from vitok.folders import scan_folder
+from vitok.media import VIDEO_EXTS
+from vitok.shards import shard_summary
+from vitok.utils import atomic_write
 
 
 def read_annotations(path: Path) -> dict:
@@ -37,17 +40,15 @@ def transcode(job):
     src, dst, short = job
     dst = Path(dst)
     if dst.exists(): return "kept", src, None
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.stem + ".tmp.mp4")
     try:
-        with av.open(src) as inp:
+        with av.open(src) as inp, atomic_write(dst) as tmp:     # a video on disk is always complete
             s = inp.streams.video[0]
             scale = short / min(s.width, s.height)
             if scale >= 1:
                 shutil.copyfile(src, tmp)
             else:
                 w, h = _even(s.width * scale), _even(s.height * scale)
-                with av.open(str(tmp), "w") as out:
+                with av.open(str(tmp), "w", format="mp4") as out:
                     o = out.add_stream("libx264", rate=s.average_rate or 25)
                     o.width, o.height, o.pix_fmt, o.options = w, h, "yuv420p", {"crf": "20", "preset": "fast"}
                     for f in inp.decode(s):
@@ -55,10 +56,8 @@ def transcode(job):
                         f.pts = None
                         for pkt in o.encode(f): out.mux(pkt)
                     for pkt in o.encode(): out.mux(pkt)
-        os.replace(tmp, dst)
         return "wrote", src, None
     except Exception as e:
-        tmp.unlink(missing_ok=True)
         return "bad", src, f"{type(e).__name__}: {e}"
 
 

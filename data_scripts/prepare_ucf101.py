@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_shard_args, fail, parser, place, shards, summary
-from vitok.data import VIDEO_EXTS, scan_folder, shard_summary
+from vitok.folders import scan_folder
+from vitok.media import VIDEO_EXTS
+from vitok.shards import shard_summary
 
 
 def split_list(splits_dir: Path, split: str, fold: int) -> tuple[list[str], list[str]]:

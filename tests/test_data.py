@@ -1,5 +1,7 @@
-"""vitok.data and data_scripts/ on folders built here from the built-in photos and videos, each with
-one corrupt file and one stray text file among them."""
+"""Integration tests of vitok's data modules and data_scripts/: files on disk (folders built here from
+the built-in photos and videos, each with one corrupt file and one stray text file among them),
+DataLoader worker processes, simulated ranks, shards, and the preparation scripts. The unit checks
+live in the notebooks nbs/10_transforms ... nbs/15_data."""
 import importlib.util, json, subprocess, sys
 from pathlib import Path
 import numpy as np
@@ -7,9 +9,12 @@ import pytest
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
-from vitok.data import (BUILTIN_PHOTOS, BUILTIN_VIDEOS, ImageFolder, ShardDataset, Unreadable, builtin_images,
-                        builtin_videos, image_folder, make_dataset, make_loader, read_clip, shard_dataset, to_uint8,
-                        video_folder, video_info, write_video)
+from vitok.builtin import builtin_images, builtin_videos
+from vitok.data import eval_data, make_dataset, make_loader
+from vitok.folders import ImageFolder, image_folder, video_folder
+from vitok.media import Unreadable, clip_indices, read_clip, video_info, write_video
+from vitok.shards import ShardDataset, folder_shards, shard_dataset
+from vitok.transforms import to_uint8
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "data_scripts"
@@ -60,40 +65,13 @@ def video_dir(tmp_path_factory):
 
 
 # ---------------------------------------------------------------- built-in data
-def test_builtin_photos_are_on_disk_colour_and_split():
-    for src in BUILTIN_PHOTOS + BUILTIN_VIDEOS:
-        for p in src.paths(): assert p.exists(), f"{src.name}: {p} missing"
-    train, val = builtin_images("train", 32).photos, builtin_images("val", 32).photos
-    files = lambda ps: {str(f) for p in ps for f in p.paths()}
-    assert files(train).isdisjoint(files(val)) and len(train) == 8 and len(val) == 2
-    assert {p.label for p in train}.isdisjoint({p.label for p in val})
-    x = torch.stack(list(builtin_images("val", 32, n=8)))
-    assert (x[:, 0] - x[:, 2]).abs().mean() > 0.02          # real colour, not grey replicated 3 times
-    vt, vv = builtin_videos(4, 32).videos, builtin_videos(4, 32, split="val").videos
-    assert {v.name for v in vt}.isdisjoint({v.name for v in vv})
-
-
-def test_builtin_crops_deterministic_for_a_seed():
-    a, b = builtin_images("val", 48, seed=0), builtin_images("val", 48, seed=0)
-    assert all(torch.equal(a[i], b[i]) for i in range(len(a)))
-    assert not torch.equal(a[0], builtin_images("val", 48, seed=1)[0])
-    # training crops: a function of (seed, epoch, i), however many workers made them
+def test_builtin_crops_independent_of_workers():
+    "Training crops are a function of (seed, epoch, i), however many DataLoader workers made them."
     one = sorted(pixels(x) for x in builtin_images("train", 48, seed=5, n=8))
     two = sorted(pixels(x) for b in DataLoader(builtin_images("train", 48, seed=5, n=8), batch_size=2, num_workers=2) for x in b)
     assert one == two and len(set(one)) == 8
     ds = builtin_images("train", 48, seed=5, n=8); ds.set_epoch(1)
     assert sorted(pixels(x) for x in ds) != one
-    xs, ys = zip(*builtin_images("train", 48, n=16, labels=True))
-    assert set(ys) <= set(range(8)) and xs[0].shape == (3, 48, 48) and min(x.min() for x in xs) >= -1
-
-
-def test_builtin_videos_shapes_and_fps():
-    x = builtin_videos(frames=8, resolution=32, fps=8, n=1)[0]
-    assert x.shape == (3, 8, 32, 32) and -1 <= x.min() and x.max() <= 1
-    v = builtin_videos(frames=4, resolution=32, split="val")
-    assert torch.equal(v[1], builtin_videos(frames=4, resolution=32, split="val")[1])
-    with pytest.raises(ValueError, match="frames=500"):
-        builtin_videos(frames=500)
 
 
 # ---------------------------------------------------------------- image folders
@@ -231,18 +209,6 @@ def test_video_folder(video_dir):
     assert len(xs) == 4 and xs[0].shape == (3, 8, 32, 32) and ds.skipped == 1
 
 
-def test_video_clip_sampling(video_dir):
-    f = video_dir / "bunny" / "clip0.mp4"
-    assert video_info(f)["frames"] == 20 and video_info(f)["fps"] == 25
-    every = read_clip(f, 20, 1, start=0)
-    strided = read_clip(f, 5, 4, start=0)
-    assert all(np.array_equal(np.array(every[4 * k]), np.array(strided[k])) for k in range(5))
-    at_fps = read_clip(f, 4, fps=5, start=0)                    # 25 fps -> every 5th frame
-    assert all(np.array_equal(np.array(every[5 * k]), np.array(at_fps[k])) for k in range(4))
-    squeezed = read_clip(f, 10, stride=8, start=0)              # does not fit: uniformly spaced over all frames
-    assert np.array_equal(np.array(squeezed[-1]), np.array(every[-1]))
-
-
 def test_short_video_skipped(tmp_path, video_dir):
     (tmp_path / "v").mkdir()
     write_video(tmp_path / "v" / "long.mp4", np.zeros((12, 16, 16, 3), np.uint8))
@@ -264,6 +230,40 @@ def test_video_shards(video_dir, tmp_path, capsys):
     assert {pixels(x) for x, _ in got} == ref                   # the same clips as from the folder
     s = script("make_shards").main([str(video_dir), str(tmp_path / "long"), "--min-frames", "21", "--workers", "0"])
     assert s["samples"] == 0 and len(s["skipped"]) == 5
+
+
+# ---------------------------------------------------------------- fps, end to end
+@pytest.fixture(scope="session")
+def ramp_dir(tmp_path_factory):
+    "Two class folders of 24 fps videos whose frame k is a flat grey of level 5k (48 and 30 frames)."
+    d = tmp_path_factory.mktemp("ramps")
+    levels = np.repeat(np.arange(0, 240, 5, dtype=np.uint8), 16 * 16 * 3).reshape(48, 16, 16, 3)
+    (d / "a").mkdir(); (d / "b").mkdir()
+    write_video(d / "a" / "long.mp4", levels, fps=24); write_video(d / "b" / "short.avi", levels[:30], fps=24)
+    return d
+
+
+def which(x):
+    "The frame indices of a ramp clip (3,T,H,W), read back from its grey levels."
+    return (to_uint8(x).float().mean(dim=(0, 2, 3)) / 5).round().int().tolist()
+
+
+def test_fps_picks_the_frames_from_every_source(ramp_dir, tmp_path):
+    "fps=8 on 24 fps videos reads every 3rd frame, through make_dataset, from a folder, from shards and from the built-in videos."
+    folder_shards(ramp_dir, tmp_path, "ramp", shard_size=1, shuffle=False, progress=False)
+    for spec in (str(ramp_dir), str(tmp_path / "ramp-index.json")):
+        clips = lambda **kw: sorted(which(x) for x in make_dataset(spec, 16, train=False, frames=4, **kw))
+        assert clips(fps=8) == sorted([clip_indices(48, 4, 3), clip_indices(30, 4, 3)]) == [[10, 13, 16, 19], [19, 22, 25, 28]]
+        assert clips() == [[13, 14, 15, 16], [22, 23, 24, 25]]                # stride 1: consecutive frames
+        assert sorted(which(x) for x in eval_data(spec, 16, frames=4, fps=8)) == clips(fps=8)
+        train = make_dataset(spec, 16, train=True, frames=4, fps=8, seed=1)   # random starts, in worker processes
+        got = [which(c) for b in DataLoader(train, batch_size=1, num_workers=2) for c in b]
+        assert len(got) == 2 and all(b - a == 3 for w in got for a, b in zip(w, w[1:])), got
+    rate = video_info(builtin_videos(4, 16, split="val").videos[0].paths()[0])["fps"]
+    val = lambda **kw: list(make_dataset("builtin-videos", 16, train=False, frames=4, n=3, **kw))
+    at_fps, every_3rd, every = val(fps=rate / 3), val(stride=3), val()
+    assert all(torch.equal(a, b) for a, b in zip(at_fps, every_3rd))
+    assert not any(torch.equal(a, b) for a, b in zip(at_fps, every))
 
 
 # ---------------------------------------------------------------- the spec string
@@ -372,7 +372,6 @@ def test_prepare_kinetics(video_dir, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_parallel_shard_writing_matches_serial(image_dir, tmp_path):
-    from vitok.data import folder_shards
     a = folder_shards(image_dir, tmp_path / "a", shard_size=3, workers=0, progress=False)
     b = folder_shards(image_dir, tmp_path / "b", shard_size=3, workers=2, progress=False)
     assert a["samples"] == b["samples"] == 12
