@@ -6,6 +6,6 @@ __version__ = "0.0.1"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/05_init.ipynb #c8258eed
-from .config import ViTokConfig, PRESETS, get_preset
+# %% ../nbs/05_init.ipynb #a3927cf2
+from .config import ViTokConfig
 from .model import ViTok
