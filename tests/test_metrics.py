@@ -1,11 +1,11 @@
-"""Metrics and vitok-eval outside the notebooks: the weights policy, the CLI's exit codes and messages,
-the real-statistics cache, and the video path. Pretrained networks are replaced by randomly initialised
-ones saved in the real file formats and loaded through the real code (vitok.metrics' test doubles)."""
+"""vitok-eval outside the notebooks: the CLI's exit codes and messages, the real-statistics cache on disk,
+the video path with --fps. Pretrained networks are replaced by randomly initialised ones saved in the real
+file formats and loaded through the real code (tests/doubles.py). The weights policy, the metrics and the
+cache key are checked in nbs/30_metrics, 31_evaluate, 32_fvd and 33_stats_cache."""
 import json
 import os
 import subprocess
 import sys
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +14,12 @@ import torch
 from fastcore.script import CliError
 from PIL import Image
 
+from doubles import save_random_inception, save_random_i3d
 from vitok import ViTok, ViTokConfig
-from vitok.metrics import (WEIGHTS, WeightsMissing, weights_path, load_lpips, save_random_inception,
-                           save_random_vgg16, file_sha256)
-from vitok.fvd import save_random_i3d
-from vitok.evaluate import vitok_eval, evaluate, data_fingerprint, eval_data, Evaluator
+from vitok.metrics import WEIGHTS
+from vitok.evaluate import vitok_eval, evaluate, evaluate_tokenizer, Evaluator
 from vitok.data import builtin_videos
+from vitok.utils import file_sha256
 
 INCEPTION = WEIGHTS["inception"].file
 
@@ -63,56 +63,11 @@ def offline_env(tmp):
             "VITOK_CACHE": str(tmp / "cache")}
 
 
-# ---------------------------------------------------------------- weights policy
-
-def test_missing_weights_message_names_file_source_and_places(no_weights):
-    with pytest.raises(WeightsMissing) as e:
-        weights_path("inception")
-    msg = str(e.value)
-    assert INCEPTION in msg and WEIGHTS["inception"].url in msg
-    assert str(no_weights / "weights") in msg                                  # $VITOK_WEIGHTS/<file>
-    assert str(no_weights / "torch" / "hub" / "checkpoints" / INCEPTION) in msg   # $TORCH_HOME/hub/checkpoints/<file>
-    assert "VITOK_OFFLINE" in msg
-
-
-def test_failed_download_is_reported_not_hidden(no_weights, monkeypatch):
-    monkeypatch.delenv("VITOK_OFFLINE")
-    calls = []
-    def no_network(url, dst, hash_prefix=None, progress=True):
-        calls.append((url, dst, hash_prefix))
-        raise urllib.error.URLError("[Errno -2] Name or service not known")
-    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
-    with pytest.raises(WeightsMissing) as e:
-        weights_path("vgg16")
-    assert calls and calls[0][0] == WEIGHTS["vgg16"].url and calls[0][2] == "397923af"   # the library's URL and hash
-    assert "URLError" in str(e.value) and "vgg16-397923af.pth" in str(e.value)
-    assert not (no_weights / "torch" / "hub" / "checkpoints" / "vgg16-397923af.pth").exists()
-
-
-def test_vitok_weights_first_then_hub_cache(no_weights):
-    hub = no_weights / "torch" / "hub" / "checkpoints" / INCEPTION
-    hub.parent.mkdir(parents=True); hub.write_bytes(b"x")
-    assert weights_path("inception") == hub
-    mine = no_weights / "weights" / INCEPTION
-    mine.parent.mkdir(parents=True); mine.write_bytes(b"y")
-    assert weights_path("inception") == mine
-
-
-def test_lpips_rejects_a_file_that_is_not_vgg16(no_weights):
-    bad = no_weights / "weights" / WEIGHTS["vgg16"].file
-    bad.parent.mkdir(parents=True)
-    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, bad)
-    with pytest.raises(RuntimeError, match="not a torchvision VGG16"):
-        load_lpips()
-    save_random_vgg16(bad)
-    assert load_lpips().net.slice5._modules["28"].weight.shape == (512, 512, 3, 3)
-
-
 # ---------------------------------------------------------------- the command line
 
 def test_cli_rfid_without_weights_fails_with_the_policy_message(tmp_path, ckpt, photos):
     out = tmp_path / "eval.json"
-    r = run_cli("--ckpt", ckpt, "--data", photos, "--res", 32, "--metrics", "rfid", "--out", out, "--workers", 0,
+    r = run_cli("--ckpt", ckpt, "--data", photos, "--resolution", 32, "--metrics", "rfid", "--out", out, "--num-workers", 0,
                 env=offline_env(tmp_path))
     assert r.returncode != 0
     assert INCEPTION in r.stderr and WEIGHTS["inception"].url in r.stderr and "hub/checkpoints" in r.stderr
@@ -121,8 +76,8 @@ def test_cli_rfid_without_weights_fails_with_the_policy_message(tmp_path, ckpt, 
 
 def test_cli_psnr_ssim_work_without_weights(tmp_path, ckpt, photos):
     out = tmp_path / "eval.json"
-    r = run_cli("--ckpt", ckpt, "--data", photos, "--res", 32, "--metrics", "psnr,ssim", "--out", out,
-                "--workers", 0, "--quiet", env=offline_env(tmp_path))
+    r = run_cli("--ckpt", ckpt, "--data", photos, "--resolution", 32, "--metrics", "psnr,ssim", "--out", out,
+                "--num-workers", 0, "--quiet", env=offline_env(tmp_path))
     assert r.returncode == 0, r.stderr
     rep = json.loads(out.read_text())
     assert rep["samples"] == 6 and set(rep["metrics"]) == {"psnr", "ssim"}
@@ -134,8 +89,8 @@ def test_cli_psnr_ssim_work_without_weights(tmp_path, ckpt, photos):
 
 def test_cli_allow_missing_reports_missing_never_a_number(tmp_path, ckpt, photos):
     out = tmp_path / "eval.json"
-    r = run_cli("--ckpt", ckpt, "--data", photos, "--res", 32, "--metrics", "psnr,lpips,rfid", "--out", out,
-                "--workers", 0, "--allow-missing", "--limit", 3, env=offline_env(tmp_path))
+    r = run_cli("--ckpt", ckpt, "--data", photos, "--resolution", 32, "--metrics", "psnr,lpips,rfid", "--out", out,
+                "--num-workers", 0, "--allow-missing", "--limit", 3, env=offline_env(tmp_path))
     assert r.returncode == 0, r.stderr
     rep = json.loads(out.read_text())
     assert rep["samples"] == 3 and rep["metrics"]["rfid"] is None and rep["metrics"]["lpips"] is None
@@ -156,8 +111,8 @@ def test_cli_bad_checkpoint_and_metric(tmp_path, ckpt, photos, no_weights):
 def test_run_folder_layout(tmp_path, ckpt, photos, no_weights):
     run = tmp_path / "run"
     ViTok.from_pretrained(ckpt).save_pretrained(run / "final")
-    rep = vitok_eval(ckpt=str(run), data=str(photos), res=32, metrics="psnr", out=str(tmp_path / "e.json"),
-                     workers=0, quiet=True)
+    rep = vitok_eval(ckpt=str(run), data=str(photos), resolution=32, metrics="psnr", out=str(tmp_path / "e.json"),
+                     num_workers=0, quiet=True)
     assert rep["ckpt"].endswith("final") and rep["samples"] == 6
 
 
@@ -165,7 +120,7 @@ def test_run_folder_layout(tmp_path, ckpt, photos, no_weights):
 
 def test_second_evaluation_reuses_real_statistics(tmp_path, ckpt, photos, no_weights):
     save_random_inception(no_weights / "weights" / INCEPTION)
-    kw = dict(ckpt=str(ckpt), data=str(photos), res=32, metrics="rfid,ris,psnr", workers=0, quiet=True,
+    kw = dict(ckpt=str(ckpt), data=str(photos), resolution=32, metrics="rfid,ris,psnr", num_workers=0, quiet=True,
               stats_dir=str(tmp_path / "stats"))
     first = vitok_eval(out=str(tmp_path / "1.json"), **kw)
     second = vitok_eval(out=str(tmp_path / "2.json"), **kw)
@@ -177,17 +132,6 @@ def test_second_evaluation_reuses_real_statistics(tmp_path, ckpt, photos, no_wei
     assert abs(first["metrics"]["rfid"] - second["metrics"]["rfid"]) < 1e-9 and first["metrics"]["rfid"] > 0
     assert first["weights"]["inception"]["sha256"] == file_sha256(no_weights / "weights" / INCEPTION)
     assert first["ris_splits"] == 6 and first["metrics"]["ris"] >= 1
-
-
-def test_cache_key_follows_the_data(tmp_path, photos):
-    ds = eval_data(photos, 32)
-    key = data_fingerprint(ds, photos)
-    assert data_fingerprint(eval_data(photos, 32), photos) == key
-    assert data_fingerprint(eval_data(photos, 32, limit=3), photos, 3) != key
-    extra = tmp_path / "more"; extra.mkdir()
-    for p in photos.iterdir(): (extra / p.name).write_bytes(p.read_bytes())
-    Image.new("RGB", (40, 40)).save(extra / "zz.png")
-    assert data_fingerprint(eval_data(extra, 32), extra)["listing_sha256"] != key["listing_sha256"]
 
 
 # ---------------------------------------------------------------- video: per-frame metrics and rFVD
@@ -205,3 +149,32 @@ def test_video_evaluation_per_frame_and_fvd(tmp_path, no_weights):
     assert all(np.isfinite(v) for v in rep["metrics"].values()) and rep["metrics"]["rfvd"] > 0
     with pytest.raises(ValueError, match="clips"):
         Evaluator(["rfvd"]).update(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+
+
+def test_cli_video_fps_reaches_the_data(tmp_path, no_weights):
+    torch.manual_seed(0)
+    ViTok(ViTokConfig.from_name("U-U/2x8", channels=8, frames=4, resolution=32)).save_pretrained(tmp_path / "vid")
+    kw = dict(ckpt=str(tmp_path / "vid"), data="builtin-videos", metrics="psnr", limit=2, num_workers=0, quiet=True)
+    rep = vitok_eval(out=str(tmp_path / "e.json"), fps=8, **kw)
+    every = vitok_eval(out=str(tmp_path / "f.json"), **kw)
+    assert rep["data"]["frames"] == 4 and rep["data"]["resolution"] == 32                 # the model's own
+    assert rep["data"]["fps"] == 8 and rep["data"]["key"]["fps"] == 8 and every["data"]["fps"] is None
+    assert rep["data"]["key"] != every["data"]["key"]                  # other clips: other real statistics
+    assert rep["samples"] == 2 and rep["frames"] == 8
+    assert json.loads((tmp_path / "e.json").read_text())["data"]["fps"] == 8
+
+
+# ---------------------------------------------------------------- bounded memory: samples are streamed
+
+def test_evaluation_streams_samples(ckpt):
+    "Batches are pulled from the source one at a time: at most one batch of samples is held, whatever N."
+    model = ViTok.from_pretrained(ckpt)
+    pulled, seen = [0], []
+    def source():
+        for _ in range(10):
+            pulled[0] += 1
+            yield torch.zeros(3, 32, 32)
+    forward = model.forward
+    model.forward = lambda x, **kw: (seen.append(pulled[0]), forward(x, **kw))[1]
+    rep = evaluate_tokenizer(model, source(), batch_size=4, device="cpu", progress=False)
+    assert rep["samples"] == 10 and seen == [4, 8, 10] and rep["data"]["spec"] is None
