@@ -1,4 +1,4 @@
-"vitok-figures: runs notebooks, carries on past a failure, reports it, exits non-zero, writes an index."
+"vitok-figures: runs notebooks, carries on past a failure, reports it, exits non-zero, writes an index, passes --threads."
 import json
 import shutil
 import subprocess
@@ -23,12 +23,13 @@ def make_nb(path, code):
 def test_runner_continues_past_failure_and_indexes(tmp_path):
     nbs = tmp_path / "nbs"; nbs.mkdir()
     make_nb(nbs / "a_fails.ipynb", "raise RuntimeError('boom in a')")
-    make_nb(nbs / "b_works.ipynb", "from pathlib import Path\nimport matplotlib; matplotlib.use('Agg')\n"
-            "import matplotlib.pyplot as plt\nplt.plot([1, 2]); Path(out_dir).mkdir(exist_ok=True, parents=True)\n"
-            "plt.savefig(Path(out_dir) / 'fig.png'); assert preset == 'smoke'")
+    make_nb(nbs / "b_works.ipynb", "import os\nfrom pathlib import Path\nimport matplotlib; matplotlib.use('Agg')\n"
+            "import matplotlib.pyplot as plt\nplt.plot([1, 2]); (Path(out_dir) / 'pool').mkdir(exist_ok=True, parents=True)\n"
+            "plt.savefig(Path(out_dir) / 'fig.png'); plt.savefig(Path(out_dir) / 'pool' / 'crop.png')\n"
+            "(Path(out_dir) / 'threads.txt').write_text(os.environ.get('VITOK_THREADS', '')); assert preset == 'smoke'")
     shutil.copy(NBS / "00_config.ipynb", nbs / "00_config.ipynb")          # library notebooks are not run
     out = tmp_path / "out"
-    p = subprocess.run([str(BIN / "vitok-figures"), "--preset", "smoke", "--nbs", str(nbs), "--out", str(out)],
+    p = subprocess.run([str(BIN / "vitok-figures"), "--preset", "smoke", "--nbs", str(nbs), "--out", str(out), "--threads", "1"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 1
     assert "FAILED a_fails" in p.stderr and "boom in a" in p.stderr
@@ -37,6 +38,8 @@ def test_runner_continues_past_failure_and_indexes(tmp_path):
     assert set(recs) == {"a_fails", "b_works"} and not recs["a_fails"]["ok"] and recs["b_works"]["ok"]
     index = (out / "index.html").read_text()
     assert "b_works/fig.png" in index and "a_fails/a_fails.ipynb" in index and (out / "b_works" / "fig.png").exists()
+    assert recs["b_works"]["files"] == ["b_works/fig.png"] and "crop.png" not in index    # a notebook's subfolders are not listed
+    assert (out / "b_works" / "threads.txt").read_text() == "1"                           # --threads reaches the notebooks
 
 
 def test_runner_unknown_only_lists_choices(tmp_path):

@@ -1,40 +1,62 @@
-"Sweeps: the submitit job-array path (local executor), resuming, bad launcher."
+"Sweeps: the submitit job-array path (local executor), a torchrun run, resuming, refusing stale folders, bad input."
 import json
 import os
 
 import pytest
 
-from vitok.sweep import Sweep, expand_grid, run_name
+from vitok.presets.train import train_preset
+from vitok.sweep import Sweep, expand_grid
+
+BASE = train_preset("smoke", steps=2, eval_every=2, eval_images=4, num_workers=0)
 
 
 def grid():
-    return expand_grid(channels=[4, 8], steps=2, eval_every=2, eval_images=4, num_workers=0)
+    return expand_grid(channels=[4, 8])
 
 
 def test_submitit_job_array_local_executor(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    sw = Sweep(tmp_path / "sw", grid(), preset="smoke", eval_images=4)
+    sw = Sweep(tmp_path / "sw", grid(), base=BASE, eval_images=4)
     res = sw.run("slurm", cluster="local", timeout_min=10)
-    assert [r["c"] for r in res] == [4, 8]
-    assert all((tmp_path / "sw" / run_name(r) / "final" / "model.safetensors").exists() for r in grid())
+    assert [r["c"] for r in res] == [4, 8] and sw.names == ["c4", "c8"]
+    for name in sw.names:
+        folder = tmp_path / "sw" / name
+        assert (folder / "final" / "model.safetensors").exists()
+        assert json.loads((folder / "config.json").read_text())["channels"] == int(name[1:])
     assert list((tmp_path / "sw" / "_submitit").glob("*_log.out")), "no submitit job logs"
     # resuming: nothing is pending, a second launch submits nothing and returns the same results
     assert sw.pending() == [] and sw.run("slurm", cluster="local") == res
 
 
 def test_partial_sweep_resumes_only_missing(tmp_path):
-    sw = Sweep(tmp_path, grid(), preset="smoke", eval_images=4)
-    first = Sweep(tmp_path, grid()[:1], preset="smoke", eval_images=4).run()
-    mtime = os.path.getmtime(tmp_path / run_name(grid()[0]) / "results.json")
+    sw = Sweep(tmp_path, grid(), base=BASE, eval_images=4)
+    from vitok.sweep import run_one
+    first = run_one(*sw._args(0))                                  # as if the sweep stopped after one run
+    mtime = os.path.getmtime(tmp_path / "c4" / "results.json")
     assert sw.pending() == grid()[1:]
     res = sw.run()
-    assert res[0] == first[0] and os.path.getmtime(tmp_path / run_name(grid()[0]) / "results.json") == mtime
-    saved = json.loads((tmp_path / run_name(grid()[1]) / "results.json").read_text())
-    assert saved["E"] == saved["tokens"] * 8 and saved["overrides"]["channels"] == 8
+    assert res[0] == first and os.path.getmtime(tmp_path / "c4" / "results.json") == mtime
+    saved = json.loads((tmp_path / "c8" / "results.json").read_text())
+    assert saved["E"] == saved["tokens"] * 8 and saved["overrides"] == {"channels": 8}
+    assert saved["config"]["steps"] == 2 and set(saved["metrics"]) == {"psnr", "ssim"}
+
+
+def test_torchrun_run_gets_the_same_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    sw = Sweep(tmp_path, [{"channels": 4}], base=BASE, nproc=2, eval_images=4)
+    res = sw.run()
+    saved = json.loads((tmp_path / sw.names[0] / "config.json").read_text())
+    assert saved["channels"] == 4 and saved["steps"] == 2 and saved["lr"] == BASE.peak_lr and res[0]["c"] == 4
+
+
+def test_stale_folder_is_refused(tmp_path):
+    Sweep(tmp_path, grid(), base=BASE, eval_images=4).run()
+    with pytest.raises(ValueError, match="steps: 2 there, 3 asked"):
+        Sweep(tmp_path, grid(), base=train_preset("smoke", steps=3, eval_every=2)).run()
 
 
 def test_bad_launcher_and_duplicates(tmp_path):
     with pytest.raises(ValueError, match="duplicate"):
         Sweep(tmp_path, grid() + grid()[:1])
     with pytest.raises(ValueError, match="launcher must be 'local' or 'slurm'"):
-        Sweep(tmp_path, grid(), preset="smoke").run("kubernetes")
+        Sweep(tmp_path, grid(), base="smoke").run("kubernetes")
