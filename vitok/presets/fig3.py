@@ -22,7 +22,7 @@ FIG3 = FigurePresets(
     figure="fig3",
     smoke=Fig3Settings(model="U-U", grid=grid([8], [8, 2], 32, 4), train=SMOKE_GRID_TRAIN, pool=16, eval_images=8,
                        metrics=_M, download=False, threads=1, photos=2),
-    tiny=Fig3Settings(model="U-U", grid=grid([8], [16, 8, 4, 2, 1], 64, 8), train=TINY_GRID_TRAIN, pool=2048,
+    tiny=Fig3Settings(model="U-U", grid=grid([4], [16, 8, 4, 2, 1], 64, 8), train=TINY_GRID_TRAIN, pool=2048,
                       eval_images=16, metrics=_M, download=False, threads=1, photos=4),
     paper=Fig3Settings(model="S-B", grid=grid([16], [64, 32, 16, 8, 4], 256), train=PAPER_GRID_TRAIN, pool=0,
                        eval_images=16, metrics=_M, download=False, threads=None, photos=4),
