@@ -48,7 +48,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=1024, help="images (default 1024)")
     p.add_argument("--resolution", type=int, default=256, help="output resolution (default 256)")
-    p.add_argument("--num_workers", type=int, default=2, help="DataLoader workers (default 2)")
+    p.add_argument("--num-workers", type=int, default=2, help="DataLoader workers (default 2)")
     p.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
     p.add_argument("--repeat", type=int, default=3, help="passes per loader; best and median are printed (default 3)")
     p.add_argument("--dir", type=Path, help="keep the folder and shards here (default: a temporary folder)")

@@ -45,9 +45,9 @@ def main(argv=None):
     p.add_argument("--variant", default="T-T/16", help="tokenizer variant, randomly initialised (default T-T/16)")
     p.add_argument("--channels", type=int, default=16, help="latent channels (default 16)")
     p.add_argument("--batch", type=int, default=32, help="batch size (default 32, the sweep's)")
-    p.add_argument("--num_workers", type=int, default=0, help="DataLoader workers (default 0, the sweep's)")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers (default 0, the sweep's)")
     p.add_argument("--metrics", default="psnr,ssim", help="metrics (default psnr,ssim)")
-    p.add_argument("--inception_double", action="store_true",
+    p.add_argument("--inception-double", action="store_true",
                    help="add rfid,ris on a random Inception double (tests/doubles.py); implies no downloads")
     p.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
     p.add_argument("--dir", type=Path, help="keep the images and tokenizer here (default: a temporary folder)")

@@ -75,6 +75,9 @@ def test_vitok_bench_errors():
     ("vitok-eval", ["--resolution", "--frames", "--fps", "--batch", "--num-workers", "--device", "--bf16"]),
     ("vitok-bench", ["--variant", "--resolution", "--frames", "--batch", "--channels", "--device", "--bf16"]),
     ("vitok-info", ["--resolution", "--frames", "--channels"]),
+    ("vitok-train", ["--variant", "--resolution", "--frames", "--fps", "--batch", "--channels", "--num-workers", "--device",
+                     "--bf16"]),
+    ("vitok-figures", ["--preset", "--threads"]),
 ])
 def test_shared_flag_spelling(tool, flags):
     "Every vitok CLI spells a setting the same way (fastcore's call_parse writes num_workers as --num-workers)."
@@ -90,7 +93,7 @@ def test_vitok_train_help_lists_every_field():
     from vitok.presets.train import TrainConfig
     out = run("vitok-train", "--help").stdout
     for f in dataclasses.fields(TrainConfig):
-        assert f"--{f.name}" in out, f.name
+        assert f"--{f.name.replace('_', '-')}" in out, f.name
     assert "frames per second" in out and "beta of eq. (1)" in out     # help comes from the field comments
     assert "--beta " not in out and "--res " not in out
 
@@ -98,8 +101,8 @@ def test_vitok_train_help_lists_every_field():
 def test_vitok_train_flags_reach_the_run(tmp_path):
     "Console script: --fps, a bare bool flag, 'none' for an optional number land in the run's config.json."
     out = tmp_path / "r"
-    run("vitok-train", "--preset", "smoke", "--steps", "2", "--eval_every", "2", "--eval_images", "2", "--fps", "8",
-        "--grad_checkpoint", "--bf16", "false", "--lr", "none", "--threads", "1", "--out", str(out))
+    run("vitok-train", "--preset", "smoke", "--steps", "2", "--eval-every", "2", "--eval-images", "2", "--fps", "8",
+        "--grad-checkpoint", "--bf16", "false", "--lr", "none", "--threads", "1", "--out", str(out))
     c = json.loads((out / "config.json").read_text())
     assert (c["fps"], c["grad_checkpoint"], c["bf16"], c["lr"], c["threads"], c["steps"]) == (8.0, True, False, None, 1, 2)
     assert (out / "final" / "model.safetensors").exists()

@@ -46,8 +46,8 @@ def straight(tmp_path_factory):
 def test_sigkill_then_resume_is_exact(straight, tmp_path):
     "A real kill (SIGKILL) part-way through, then a resume: the same parameters as six steps in one go."
     _, ref = straight
-    args = [PY, "-m", "vitok.train", "--preset", "smoke", "--out", str(tmp_path), "--steps", "6", "--eval_every", "3",
-            "--ckpt_every", "1", "--log_every", "1", "--eval_images", "4", "--num_workers", "0"]
+    args = [PY, "-m", "vitok.train", "--preset", "smoke", "--out", str(tmp_path), "--steps", "6", "--eval-every", "3",
+            "--ckpt-every", "1", "--log-every", "1", "--eval-images", "4", "--num-workers", "0"]
     p = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / "ckpt" / "step_0000002").exists():
@@ -99,7 +99,7 @@ def test_truncated_newest_checkpoint_falls_back(straight, tmp_path):
 
 def test_torchrun_two_ranks_match_one_process(tmp_path):
     "2 gloo ranks x batch 2 == 1 process x batch 4, within 1e-5 relative, after 4 steps."
-    common = ["--preset", "smoke", "--steps", "4", "--eval_every", "4", "--eval_images", "4", "--num_workers", "0",
+    common = ["--preset", "smoke", "--steps", "4", "--eval-every", "4", "--eval-images", "4", "--num-workers", "0",
               "--batch", "4"]
     one = subprocess.run([PY, "-m", "vitok.train", *common, "--out", str(tmp_path / "one")], env=ENV,
                          capture_output=True, text=True, timeout=300)
@@ -120,8 +120,8 @@ def test_torchrun_stage2_two_ranks(tmp_path):
     s1 = tmp_path / "s1"
     Trainer(cfg(s1, steps=2, eval_every=2)).fit()
     two = subprocess.run([PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "vitok.train",
-                          "--preset", "smoke", "--stage", "2", "--init", str(s1), "--steps", "3", "--eval_every", "3",
-                          "--eval_images", "4", "--r1_every", "2", "--out", str(tmp_path / "s2")],
+                          "--preset", "smoke", "--stage", "2", "--init", str(s1), "--steps", "3", "--eval-every", "3",
+                          "--eval-images", "4", "--r1-every", "2", "--out", str(tmp_path / "s2")],
                          env=ENV, capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, two.stderr[-3000:]
     steps = [r for r in logs(tmp_path / "s2") if "disc" in r]
@@ -145,7 +145,7 @@ def test_cli_errors(tmp_path):
 
 def test_lpips_without_weights_gets_policy_error(tmp_path):
     env = {**ENV, "TORCH_HOME": str(tmp_path / "th"), "VITOK_WEIGHTS": str(tmp_path / "w")}
-    p = subprocess.run([PY, "-m", "vitok.train", "--preset", "smoke", "--lpips_weight", "1", "--out", str(tmp_path / "r")],
+    p = subprocess.run([PY, "-m", "vitok.train", "--preset", "smoke", "--lpips-weight", "1", "--out", str(tmp_path / "r")],
                        env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode != 0 and "vgg16" in p.stderr.lower(), p.stderr[-2000:]
     assert not (tmp_path / "r" / "log.jsonl").exists(), "training started without LPIPS weights"

@@ -68,7 +68,7 @@ def run_names(runs: list[dict]) -> list[str]:
 def train_flags(cfg: TrainConfig) -> list[str]:
     "`vitok-train` flags that give back `cfg` (fields left None are left to the command line's default)."
     d = dataclasses.asdict(cfg) | {"lr": cfg.peak_lr}
-    return [f"--{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in d.items() if v is not None]
+    return [f"--{k.replace('_', '-')}={str(v).lower() if isinstance(v, bool) else v}" for k, v in d.items() if v is not None]
 
 def train(cfg: TrainConfig, nproc: int = 1):
     "Train `cfg` in this process, or as a `torchrun --nproc_per_node nproc` job."
