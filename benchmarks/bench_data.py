@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Images per second of vitok's image-folder loader and webdataset-shard loader.
 
-  python benchmarks/bench_data.py [--n 1024] [--resolution 256] [--num_workers 2] [--batch 32]
+  python benchmarks/bench_data.py [--n 1024] [--resolution 256] [--num-workers 2] [--batch 32]
 
 Builds an ImageNet-like folder (10 class folders of 500x375 / 375x500 JPEGs, quality 90, cut from
 the built-in photos), packs it into shards with vitok.shards.folder_shards, then times one pass of a

