@@ -46,7 +46,7 @@ class Evaluator:
         self.real = dict(real_stats or {})             # metric -> FeatureStats of the real set
         self.cached = sorted(self.real)
         self.fake = {"rfid": FeatureStats(), "rfvd": fvd_stats()}
-        self.sums = {m: 0.0 for m in ("psnr", "ssim", "lpips")}
+        self.sums = {m: 0.0 for m in ("psnr", "ssim", "lpips")}       # device tensors once updated: no sync per chunk
         self.logits, self.samples, self.frames = [], 0, 0
         self.real_seen = {"inception": 0, "i3d": 0}    # real images / clips sent through each network
 
@@ -65,9 +65,9 @@ class Evaluator:
         self.samples += real.shape[0]; self.frames += fr.shape[0]
         chunk = max(1, self.chunk_pixels // (fr.shape[-2] * fr.shape[-1]))
         for a, b in zip(fr.split(chunk), ff.split(chunk)):
-            if "psnr" in self.metrics: self.sums["psnr"] += psnr(b, a).sum().item()
-            if "ssim" in self.metrics: self.sums["ssim"] += ssim(b, a).sum().item()
-            if "lpips" in self.metrics: self.sums["lpips"] += lpips_distance(b, a, self.lpips).sum().item()
+            if "psnr" in self.metrics: self.sums["psnr"] += psnr(b, a).sum()
+            if "ssim" in self.metrics: self.sums["ssim"] += ssim(b, a).sum()
+            if "lpips" in self.metrics: self.sums["lpips"] += lpips_distance(b, a, self.lpips).sum()
             if self.inception is not None:
                 feats, logits = self.inception(b)
                 if "rfid" in self.metrics:
@@ -85,7 +85,7 @@ class Evaluator:
         out = {}
         if not self.samples: raise ValueError("No samples were evaluated")
         for m in self.metrics:
-            if m in self.sums: out[m] = self.sums[m] / self.frames
+            if m in self.sums: out[m] = float(self.sums[m]) / self.frames
             elif m in ("rfid", "rfvd"): out[m] = frechet_distance(self.real[m], self.fake[m])
             elif m == "ris":
                 logits = torch.cat(self.logits)

@@ -50,21 +50,23 @@ class Stage2:
 
     def disc_step(self, x: torch.Tensor, x_hat: torch.Tensor, step: int) -> dict:
         "One discriminator step on real `x` vs reconstructions `x_hat` (R1 on every `r1_every`-th step)."
-        cfg, real, fake = self.cfg, frames_as_batch(x), frames_as_batch(x_hat.detach())
-        for g in self.d_opt.param_groups: g["lr"] = self.disc_lr(step)
+        cfg, real, fake, lr = self.cfg, frames_as_batch(x), frames_as_batch(x_hat.detach()), self.disc_lr(step)
+        for g in self.d_opt.param_groups: g["lr"] = lr
         self.disc.requires_grad_(True)
-        with self.amp: loss = d_loss(self.disc(real), self.disc(fake), cfg.gan_kind)
-        out = {"disc": loss.item(), "disc_lr": self.disc_lr(step)}
+        with self.amp: d = d_loss(self.disc(real), self.disc(fake), cfg.gan_kind)
+        loss, r1 = d, None
         if cfg.r1_weight > 0 and step % cfg.r1_every == 0:
             r1 = r1_penalty(self.disc, real)
             loss = loss + 0.5 * cfg.r1_weight * cfg.r1_every * r1
-            self.r1, self.r1_step = r1.item(), step
-        if self.r1_step is not None: out["r1"] = self.r1          # the latest R1 (lazy: not every step)
         self.d_opt.zero_grad(set_to_none=True)
         loss.backward()
         all_reduce_grads(self.disc.parameters(), self.world)
         self.d_opt.step()
         self.disc.requires_grad_(False)
+        vals = torch.stack([d.detach().float()] + ([] if r1 is None else [r1.detach().float()])).tolist()   # one device-to-host copy
+        if r1 is not None: self.r1, self.r1_step = vals[1], step
+        out = {"disc": vals[0], "disc_lr": lr}
+        if self.r1_step is not None: out["r1"] = self.r1          # the latest R1 (lazy: not every step)
         return out
 
     def after_step(self, x: torch.Tensor, x_hat: torch.Tensor, step: int) -> dict:

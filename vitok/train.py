@@ -113,18 +113,22 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
-        if not self._all_finite(loss, gnorm): return self._skip()
+        vals = self._finite_values(parts, gnorm)
+        if vals is None: return self._skip()
         self.bad_in_row = 0
         self.opt.step()
-        out = {**{k: v.item() for k, v in parts.items()}, "lr": lr, "grad_norm": gnorm.item()}
+        out = {**vals, "lr": lr}
         if self.s2: out.update(self.s2.after_step(x, x_hat, step))
         self.step += 1
         return out
 
-    def _all_finite(self, loss, gnorm) -> bool:
-        finite = (torch.isfinite(loss.detach()) & torch.isfinite(gnorm)).float().to(self.device)
+    def _finite_values(self, parts: dict, gnorm) -> dict | None:
+        "The losses and grad norm as floats in one device-to-host copy; None unless total and grad norm are finite on every rank."
+        v = torch.stack([*(p.detach().float() for p in parts.values()), gnorm.detach().float()])
+        finite = (torch.isfinite(parts["total"].detach()) & torch.isfinite(gnorm)).float()
         if dist.is_initialized(): dist.all_reduce(finite, op=dist.ReduceOp.MIN)     # every rank skips together
-        return bool(finite > 0)
+        *vals, ok = torch.cat([v, finite[None]]).tolist()
+        return {**dict(zip(parts, vals[:-1])), "grad_norm": vals[-1]} if ok > 0 else None
 
     def _skip(self) -> None:
         self.opt.zero_grad(set_to_none=True)
@@ -207,7 +211,7 @@ def validate(self: Trainer) -> dict | None:
     for x in self.val_batches():
         x = x.to(self.device)
         with self.amp: x_hat = model(x, sample=False)[0]
-        ev.update(to_uint8(x.float()), to_uint8(x_hat.float().clamp(-1, 1)))
+        ev.update(to_uint8(x), to_uint8(x_hat))              # to_uint8 casts to float and clamps
     model.train(was_training)
     m = ev.compute()
     rec = {"step": self.step, "val_psnr": m["psnr"], "val_ssim": m["ssim"]}
