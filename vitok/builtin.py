@@ -87,10 +87,23 @@ class Stream(IterableDataset):
         return len(range(rank, self.n, world))
     @property
     def skipped(self) -> int: return len(self.skips)
+    def take(self, k: int):
+        "The first `k` readable samples in index order, one at a time (unreadable ones skipped and counted)."
+        got = 0
+        for i in (itertools.count() if self.n is None else range(self.n)):
+            if got >= k: return
+            try: x = self.load(i)
+            except Unreadable as e: self.skips.add(i, str(e)); continue
+            got += 1; yield x
+    def skipped_inputs(self, limit: int = 1000) -> dict:
+        "{name: why} of the inputs skipped so far (in any DataLoader worker), at most `limit` of them."
+        return {str(self.skips.names[i]): self.why(i) for i in self.skips._idx()[:limit]}
+    def _head(self) -> str:
+        s = f"{type(self).__name__}: {'endless' if self.n is None else self.n} {self.kind}s"
+        return s + (f" in {self.root}" if getattr(self, "root", None) else "")
     def report(self) -> str:
         "One line: how many samples, how many inputs skipped (and which), how many stray files ignored."
-        s = f"{type(self).__name__}: {'endless' if self.n is None else self.n} {self.kind}s"
-        if getattr(self, "root", None): s += f" in {self.root}"
+        s = self._head()
         if self.skipped:
             s += f"; skipped {self.skipped} unreadable: " + ", ".join(
                 f"{self.skips.names[i]} ({self.why(i)})" for i in self.skips._idx()[:5]) + (", ..." if self.skipped > 5 else "")

@@ -23,7 +23,7 @@ _all_ = ["IMAGE_EXTS", "VIDEO_EXTS", "BUILTIN_PHOTOS", "BUILTIN_VIDEOS", "to_ten
          "rank_world", "split_items", "sample_generator", "SkipLog", "Stream", "Source", "BuiltinImages",
          "builtin_images", "BuiltinVideos", "builtin_videos", "scan_folder", "folder_kind", "ImageFolder",
          "VideoFolder", "image_folder", "video_folder", "write_shards", "shard_summary", "folder_shards",
-         "resolve_shards", "ShardDataset", "shard_dataset"]
+         "resolve_shards", "shard_spans", "read_sample", "ShardDataset", "shard_dataset"]
 
 # %% auto #0
 __all__ = ['log', 'make_dataset', 'make_loader', 'eval_data', 'require_data', 'IMAGE_EXTS', 'VIDEO_EXTS', 'BUILTIN_PHOTOS',
@@ -32,7 +32,8 @@ __all__ = ['log', 'make_dataset', 'make_loader', 'eval_data', 'require_data', 'I
            'clip_indices', 'video_info', 'read_clip', 'write_video', 'rank_world', 'split_items', 'sample_generator',
            'SkipLog', 'Stream', 'Source', 'BuiltinImages', 'builtin_images', 'BuiltinVideos', 'builtin_videos',
            'scan_folder', 'folder_kind', 'ImageFolder', 'VideoFolder', 'image_folder', 'video_folder', 'write_shards',
-           'shard_summary', 'folder_shards', 'resolve_shards', 'ShardDataset', 'shard_dataset']
+           'shard_summary', 'folder_shards', 'resolve_shards', 'shard_spans', 'read_sample', 'ShardDataset',
+           'shard_dataset']
 
 # %% ../nbs/15_data.ipynb #dd2e9051
 def _is_shards(spec: str) -> bool:
@@ -52,14 +53,16 @@ def make_dataset(spec, resolution=64, train=True, frames=None, stride=1, fps=Non
             return builtin_videos(frames or 16, resolution, stride, fps, split, n=n, **common, **kw)
         return builtin_images(split, resolution, n=n, **common, **kw)
     if _is_shards(spec):
-        return shard_dataset(spec, resolution, train, frames=frames, stride=stride, fps=fps, **common, **kw)
-    p = Path(spec).expanduser()
-    if not p.exists():
-        raise FileNotFoundError(f"Data spec {spec!r}: no such folder or file. Use 'builtin', 'builtin-videos', an image "
-                                f"or video folder, or webdataset shards such as 'shards/train-{{000000..000009}}.tar'.")
-    if video or folder_kind(p) == "video":
-        return video_folder(p, frames or 16, resolution, stride, fps, train, **common, **kw)
-    return image_folder(p, resolution, train, **common, **kw)
+        ds = shard_dataset(spec, resolution, train, frames=frames, stride=stride, fps=fps, **common, **kw)
+    else:
+        p = Path(spec).expanduser()
+        if not p.exists():
+            raise FileNotFoundError(f"Data spec {spec!r}: no such folder or file. Use 'builtin', 'builtin-videos', an image "
+                                    f"or video folder, or webdataset shards such as 'shards/train-{{000000..000009}}.tar'.")
+        if video or folder_kind(p) == "video": ds = video_folder(p, frames or 16, resolution, stride, fps, train, **common, **kw)
+        else: ds = image_folder(p, resolution, train, **common, **kw)
+    if n is not None and ds.n is not None: ds.n = min(ds.n, n)          # the first n files / samples
+    return ds
 
 def make_loader(spec, batch_size=32, num_workers=2, resolution=64, train=True, drop_last=None, **kw) -> DataLoader:
     "A DataLoader over `make_dataset(spec, ...)`; `loader.dataset.skipped` / `.report()` tell what was skipped."
@@ -70,9 +73,7 @@ def make_loader(spec, batch_size=32, num_workers=2, resolution=64, train=True, d
 # %% ../nbs/15_data.ipynb #aaa72aa5
 def eval_data(spec, resolution: int, frames: int | None = None, fps: float | None = None, limit: int | None = None):
     "The evaluation dataset for `spec` (centre crops, middle clips at `fps` if given), cut to the first `limit` samples."
-    ds = make_dataset(spec, resolution=resolution, train=False, frames=frames, fps=fps, n=limit)
-    if limit and isinstance(getattr(ds, "n", None), int): ds.n = min(ds.n, limit)
-    return ds
+    return make_dataset(spec, resolution=resolution, train=False, frames=frames, fps=fps, n=limit)
 
 # %% ../nbs/15_data.ipynb #8debe90e
 def _exists(spec) -> bool:

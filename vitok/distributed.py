@@ -47,6 +47,10 @@ class StepBatches(IterableDataset):
     def __init__(self, ds, batch: int, start: int = 0, rank: int = 0, world: int = 1, seed: int = 0):
         if not hasattr(ds, "load"):
             raise TypeError(f"{type(ds).__name__} has no random access (load(i)); training needs it to resume exactly.")
+        if ds.n == 0: raise ValueError(f"{ds.report() if hasattr(ds, 'report') else type(ds).__name__}: no samples to train on")
+        if getattr(ds, "remote", None):
+            raise ValueError(f"training reads samples by index (exact resume, the same batches on any number of ranks), "
+                             f"which needs local shards: {ds.remote} is remote. Copy the shards to a local or mounted disk.")
         self.ds, self.b, self.start, self.rank, self.world, self.seed = ds, batch, start, rank, world, seed
         self._perm = (None, None)
 

@@ -5,23 +5,25 @@ stream them on many GPUs: each sample met once per epoch, crops independent of t
 
 # %% ../nbs/14_shards.ipynb #ce7f81e6
 from __future__ import annotations
-import hashlib, json, logging, os, random, zlib
+import hashlib, io, json, logging, os, random, tarfile, zlib
 import multiprocessing as mp
 from pathlib import Path
+import numpy as np
 import torch
 import webdataset as wds
-from torch.utils.data import IterableDataset
+from webdataset.tariterators import base_plus_ext
 from tqdm.auto import tqdm
 from .utils import atomic_write, write_json
 from .transforms import eval_transform, train_transform
 from .media import IMAGE_EXTS, VIDEO_EXTS, Unreadable, read_clip, read_image, video_info
-from .builtin import SkipLog, rank_world, sample_generator, split_items
+from .builtin import SkipLog, Stream, rank_world, sample_generator, split_items
 from .folders import folder_kind, scan_folder
 
 _log = logging.getLogger("vitok.data")
 
 # %% auto #0
-__all__ = ['write_shards', 'shard_summary', 'folder_shards', 'resolve_shards', 'ShardDataset', 'shard_dataset']
+__all__ = ['write_shards', 'shard_summary', 'folder_shards', 'resolve_shards', 'shard_spans', 'read_sample', 'ShardDataset',
+           'shard_dataset']
 
 # %% ../nbs/14_shards.ipynb #0880b4cb
 def _key(rel: str) -> str:
@@ -117,6 +119,7 @@ def folder_shards(src, out, prefix="train", kind=None, **kw) -> dict:
 def resolve_shards(source) -> tuple[list[str], dict | None]:
     "Shard paths (and the index, if there is one) from a pattern, a glob, an index file, a folder or a list."
     if isinstance(source, (list, tuple)): urls, index = [str(s) for s in source], None
+    elif "://" in str(source): urls, index = list(wds.shardlists.expand_urls(str(source))), None   # remote: no Path()
     else:
         source, p, index = str(source), Path(str(source)).expanduser(), None
         if p.is_dir():
@@ -125,6 +128,9 @@ def resolve_shards(source) -> tuple[list[str], dict | None]:
                 raise ValueError(f"{p} holds {len(found)} shard index files ({', '.join(f.name for f in found) or 'none'}): "
                                  f"name one, e.g. {p}/train-index.json, or give a pattern like train-{{000000..000009}}.tar")
             p = found[0]
+        if p.name.endswith("-index.json") and not p.exists():
+            raise FileNotFoundError(f"Shard index {p} does not exist: write shards with data_scripts/make_shards.py SRC {p.parent}, "
+                                    f"or give a shard pattern such as {p.parent}/train-{{000000..000009}}.tar")
         if p.name.endswith("-index.json") and p.exists():
             index = json.loads(p.read_text())
             urls = [str(p.parent / name) for name in index["shards"]]
@@ -145,20 +151,95 @@ def _shuffle(samples, size, rng):
     rng.shuffle(buf); yield from buf
 
 # %% ../nbs/14_shards.ipynb #69d1e1f8
-class ShardDataset(IterableDataset):
-    "Samples of webdataset shards (images or videos) as tensors in [-1,1], split over ranks and workers."
+def shard_spans(path) -> tuple[np.ndarray, str | None]:
+    """(start, end) byte ranges of the samples of a local tar shard, read from its headers only, and why the
+    scan stopped early (a truncated or broken shard keeps the samples before the damage)."""
+    spans, keys, why = [], [], None
+    size = os.path.getsize(path)
+    try:
+        with tarfile.open(path, "r:") as tf:
+            for m in tf:
+                if not m.isfile(): continue
+                key, _ = base_plus_ext(m.name)
+                if key is None: continue
+                end = m.offset_data + m.size
+                if end > size:                           # cut off: drop the whole sample this member belongs to
+                    if keys and keys[-1] == key: keys.pop(); spans.pop()
+                    why = f"truncated at {size} bytes"; break
+                if keys and keys[-1] == key: spans[-1][1] = end
+                else: keys.append(key); spans.append([m.offset, end])
+    except (tarfile.TarError, OSError, EOFError) as e:
+        why = f"broken or truncated after {len(spans)} samples ({e.__class__.__name__}: {e})"
+    return np.array(spans, dtype=np.int64).reshape(-1, 2), why
+
+def read_sample(path, start: int, end: int) -> dict:
+    "The members of the sample whose tar bytes are `path[start:end]`, as webdataset gives them ({'__key__', ext: bytes})."
+    with open(path, "rb") as f:
+        f.seek(start); buf = f.read(end - start)
+    buf += bytes(-len(buf) % 512)                        # the last member's padding: tarfile checks it is there
+    s = {"__url__": str(path)}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(buf), mode="r:") as tf:
+            for m in tf:
+                key, ext = base_plus_ext(m.name) if m.isfile() else (None, None)
+                if key is not None: s["__key__"], s[ext.lower()] = key, tf.extractfile(m).read()
+    except (tarfile.TarError, OSError, EOFError) as e: raise Unreadable(f"broken tar bytes in {path} ({e})") from None
+    if "__key__" not in s: raise Unreadable(f"no sample at bytes {start}-{end} of {path}")
+    return s
+
+# %% ../nbs/14_shards.ipynb #c73facc4
+class _SampleNames:
+    "Sample `i`'s name `shard.tar:key` (`shard.tar#k` where the sample cannot be read), found when asked."
+    def __init__(self, ds): self.ds = ds
+    def __len__(self): return self.ds.total or 0
+    def __getitem__(self, i):
+        s, k = self.ds.where(i)
+        try: return f"{Path(self.ds.urls[s]).name}:{self.ds.read(i)['__key__']}"
+        except Unreadable: return f"{Path(self.ds.urls[s]).name}#{k}"
+
+class ShardDataset(Stream):
+    "Samples of webdataset shards (images or videos) as tensors in [-1,1]: streamed by shard, or by index from local shards."
+    kind = "sample"
     def __init__(self, source, resolution=256, train=False, frames=None, stride=1, fps=None, labels=False, seed=0,
                  rank=None, world_size=None, shuffle_buffer=1000, **aug):
         self.urls, self.index = resolve_shards(source)
-        self.train, self.labels, self.seed, self.epoch = train, labels, seed, 0
+        self.root = str(source) if isinstance(source, (str, Path)) else f"{len(self.urls)} shards"
+        self.remote = next((u for u in self.urls if "://" in u), None)     # None: every shard is a local file
+        self.train, self.labels = train, labels
         self.frames, self.stride, self.fps, self.buffer = frames, stride, fps, shuffle_buffer if train else 0
-        self.rank, self.world_size = rank, world_size
-        if rank is not None: rank_world(rank, world_size)
         self.tf = train_transform(resolution, **aug) if train else eval_transform(resolution)
-        self.skips = SkipLog(self.urls)
-        self._bad = mp.RawArray("q", 256)        # unreadable samples met, one slot per DataLoader worker: no lock needed
-        self.num_samples = self.index["total"] if self.index else None
-    def set_epoch(self, epoch: int): self.epoch = epoch
+        self._spans = {}                                 # shard -> (spans, why): header scans of this process
+        self.bad_shards = SkipLog(self.urls)            # shards broken or cut short (scanned, or streamed from remote)
+        if self.index: counts = [v["samples"] for v in self.index["shards"].values()]
+        elif not self.remote: counts = [len(self.spans(s)[0]) for s in range(len(self.urls))]
+        else: counts = None
+        self.starts = np.cumsum([0] + counts) if counts else None
+        self.total = int(self.starts[-1]) if counts else None
+        super().__init__(self.total, _SampleNames(self), seed, False, rank, world_size)
+        self._bad = mp.RawArray("q", 256)               # unreadable streamed samples, one slot per DataLoader worker
+
+    def spans(self, s: int):
+        "Byte ranges of shard `s`'s samples (its headers scanned once per process)."
+        if s not in self._spans:
+            self._spans[s] = shard_spans(self.urls[s])
+            if self._spans[s][1]: self.bad_shards.add(s, self._spans[s][1])
+        return self._spans[s]
+    def where(self, i: int) -> tuple[int, int]:
+        "(shard, position in the shard) of sample `i`."
+        if self.starts is None or not 0 <= i < self.total: raise IndexError(f"sample {i} of {self.total}")
+        s = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return s, i - int(self.starts[s])
+    def read(self, i: int) -> dict:
+        "Sample `i`'s raw members, read with one seek."
+        if self.remote:
+            raise ValueError(f"{self.remote} is a remote shard: random access (training, load(i)) needs local shards; "
+                             f"copy them to a local or mounted disk, or stream them (evaluation)")
+        s, k = self.where(i)
+        spans, why = self.spans(s)
+        if k >= len(spans):
+            raise Unreadable(f"{self.urls[s]} holds {len(spans)} readable samples, not {k + 1}" + (f" ({why})" if why else ""))
+        return read_sample(self.urls[s], *spans[k])
+    def load(self, i: int): return self.decode(self.read(i))
 
     def decode(self, s: dict):
         "One tar sample -> tensor (and label)."
@@ -176,32 +257,51 @@ class ShardDataset(IterableDataset):
 
     def _tar_error(self, exn):
         url = exn.args[-1] if exn.args and str(exn.args[-1]) in self.urls else None
-        if url is not None: self.skips.add(self.urls.index(url), f"unreadable shard ({exn.args[0]})")
+        if url is not None: self.bad_shards.add(self.urls.index(url), f"unreadable shard ({exn.args[0]})")
         else: _log.warning("shard read error: %s", exn)
         return True
 
+    def mine(self) -> list[int]:
+        "This rank's and DataLoader worker's shards for this epoch (shuffled per epoch when training)."
+        order = list(range(len(self.urls)))
+        if self.train: random.Random(self.seed * 1000003 + self.epoch).shuffle(order)
+        return list(split_items(order, self.rank, self.world_size))
+
     def __iter__(self):
-        urls = list(self.urls)
-        if self.train: random.Random(self.seed * 1000003 + self.epoch).shuffle(urls)
-        mine = [dict(url=u) for u in split_items(urls, self.rank, self.world_size)]
-        samples = wds.tarfile_samples(mine, handler=self._tar_error)
+        shards = self.mine()
+        if self.remote: items = wds.tarfile_samples([dict(url=self.urls[s]) for s in shards], handler=self._tar_error)
+        else: items = (i for s in shards for i in range(int(self.starts[s]), min(int(self.starts[s + 1]), self.n)))
         _, _, worker, _ = wds.utils.pytorch_worker_info()
         if self.buffer:
-            rng = random.Random(hash((self.seed, self.epoch, rank_world(self.rank, self.world_size)[0], worker)))
-            samples = _shuffle(samples, self.buffer, rng)
-        for s in samples:
-            try: yield self.decode(s)
+            items = _shuffle(items, self.buffer, random.Random(hash((self.seed, self.epoch, rank_world(self.rank, self.world_size)[0], worker))))
+        for it in items:
+            try: yield self.decode(it) if self.remote else self.load(it)
             except Unreadable as e:
+                if not self.remote: self.skips.add(it, str(e)); continue
                 self._bad[worker % 256] += 1
-                _log.warning("skipped sample %s in %s: %s", s.get("__key__"), s.get("__url__"), e)
+                _log.warning("skipped sample %s in %s: %s", it.get("__key__"), it.get("__url__"), e)
+    def __len__(self):
+        "Samples in this rank's shards (all DataLoader workers together)."
+        if self.starts is None: raise TypeError(f"{self.remote}...: remote shards without an index file have no known length")
+        rank, world = rank_world(self.rank, self.world_size)
+        return sum(max(0, min(int(self.starts[s + 1]), self.n) - int(self.starts[s])) for s in range(rank, len(self.urls), world))
     @property
     def skipped(self) -> int:
-        "Unreadable samples met (counted each time they are met) plus unreadable shards."
-        return sum(self._bad) + len(self.skips)
+        "Unreadable samples (by name from local shards; counted each time met when streamed) plus unreadable remote shards."
+        return len(self.skips) + sum(self._bad) + len(self.bad_shards)
+    def skipped_inputs(self, limit: int = 1000) -> dict:
+        return super().skipped_inputs(limit) | {self.urls[i]: self._shard_why(i) for i in self.bad_shards._idx()[:limit]}
+    def _shard_why(self, s: int) -> str:
+        return self.bad_shards.reasons.get(s) or ("unreadable shard" if self.remote else self.spans(s)[1])
+    def _head(self) -> str:
+        return f"ShardDataset: {'streamed' if self.n is None else self.n} samples in {len(self.urls)} shard(s) of {self.root}"
     def report(self) -> str:
-        s = f"ShardDataset: {len(self.urls)} shards" + (f", {self.num_samples} samples" if self.num_samples else "")
-        if sum(self._bad): s += f"; skipped {sum(self._bad)} unreadable sample(s)"
-        if len(self.skips): s += f"; skipped {len(self.skips)} unreadable shard(s): " + ", ".join(self.skips.files[:5])
+        s = self._head()
+        if len(self.skips): s += f"; skipped {len(self.skips)} unreadable sample(s): " + ", ".join(
+            f"{self.skips.names[i]} ({self.why(i)})" for i in self.skips._idx()[:5]) + (", ..." if len(self.skips) > 5 else "")
+        if sum(self._bad): s += f"; skipped {sum(self._bad)} unreadable streamed sample(s)"
+        if len(self.bad_shards): s += f"; {len(self.bad_shards)} broken shard(s): " + ", ".join(
+            f"{self.urls[i]} ({self._shard_why(i)})" for i in self.bad_shards._idx()[:5])
         return s
 
 def shard_dataset(pattern, resolution=256, train=False, rank=None, world_size=None, **kw) -> ShardDataset:

@@ -64,7 +64,7 @@ def run_names(runs: list[dict]) -> list[str]:
         raise ValueError(f"the grid has duplicate points: {dup}")
     return names
 
-# %% ../nbs/40_sweep.ipynb #d95897d6
+# %% ../nbs/40_sweep.ipynb #f2c27650
 def train_flags(cfg: TrainConfig) -> list[str]:
     "`vitok-train` flags that give back `cfg` (fields left None are left to the command line's default)."
     d = dataclasses.asdict(cfg) | {"lr": cfg.peak_lr}
@@ -79,8 +79,10 @@ def train(cfg: TrainConfig, nproc: int = 1):
                     "-m", "vitok.train", *train_flags(cfg)], check=True)
 
 def _norm(d: dict) -> dict:
-    "A config as JSON would give it back, without the output folder."
-    return {k: v for k, v in json.loads(json.dumps(d)).items() if k != "out"}
+    "A config as JSON would give it back, without the output folder, `lr` as the peak rate it resolves to."
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    peak = TrainConfig(**{k: v for k, v in d.items() if k in known}).peak_lr   # a torchrun job saves lr=None as its peak
+    return {k: v for k, v in json.loads(json.dumps(d | {"lr": peak})).items() if k not in ("out", "overwrite")}
 
 def same_settings(folder, cfg: TrainConfig, saved: dict | None = None) -> dict:
     "{field: (saved, asked)} where `folder`'s config.json (or `saved`) differs from `cfg`; {} if none or no run yet."
@@ -110,7 +112,7 @@ def eval_run(run_dir, data, resolution: int, metrics=("psnr", "ssim"), limit: in
              train_crops: bool = False, seed: int = 0, bf16: bool = False, frames: int | None = None,
              fps: float | None = None, device=None, batch_size: int = 32) -> dict:
     "Metrics of the final weights in `run_dir` on `data` ({metric: value or None}); cached in `run_dir`."
-    from vitok.evaluate import evaluate_tokenizer
+    from vitok.evaluate import evaluate_tokenizer, skip_report
     run_dir = Path(run_dir)
     weights = run_dir / "final" / "model.safetensors"
     key = dict(data=str(data), resolution=resolution, metrics=list(metrics), limit=limit, train_crops=train_crops,
@@ -122,11 +124,13 @@ def eval_run(run_dir, data, resolution: int, metrics=("psnr", "ssim"), limit: in
         if not limit: raise ValueError("train_crops needs a limit (the training split is an endless stream)")
         from vitok.data import make_dataset
         ds = make_dataset(data, resolution, train=True, frames=frames, fps=fps, seed=seed)
-        samples = (ds.load(i) for i in range(limit)) if hasattr(ds, "load") else itertools.islice(iter(ds), limit)
+        samples = itertools.islice(iter(ds), limit) if getattr(ds, "remote", None) else ds.take(limit)   # unreadable: skipped
     rep = evaluate_tokenizer(run_dir, samples, resolution, metrics, limit=limit, frames=frames, fps=fps, bf16=bf16,
                              device=device, batch_size=batch_size, missing="report", download=False, progress=False)
+    if train_crops: rep |= skip_report(ds)
     m = {k: rep["metrics"].get(k) for k in metrics}
-    write_json(cache, {"key": key, "metrics": m, "missing": rep["missing"], "samples": rep["samples"]})
+    write_json(cache, {"key": key, "metrics": m, "missing": rep["missing"], "samples": rep["samples"],
+                       "skipped": rep["skipped"], "skipped_inputs": rep["skipped_inputs"]})
     return m
 
 def held_out(out, tc: dict, eval_images: int, metrics) -> dict:
