@@ -14,7 +14,7 @@ import torch
 from fastcore.script import CliError
 from PIL import Image
 
-from doubles import save_random_inception, save_random_i3d
+from doubles import save_random_inception, save_random_i3d, trust
 from vitok import ViTok, ViTokConfig
 from vitok.metrics import WEIGHTS
 from vitok.evaluate import vitok_eval, evaluate, evaluate_tokenizer, Evaluator
@@ -119,11 +119,12 @@ def test_run_folder_layout(tmp_path, ckpt, photos, no_weights):
 # ---------------------------------------------------------------- the real-statistics cache
 
 def test_second_evaluation_reuses_real_statistics(tmp_path, ckpt, photos, no_weights):
-    save_random_inception(no_weights / "weights" / INCEPTION)
+    double = save_random_inception(no_weights / "weights" / INCEPTION)
     kw = dict(ckpt=str(ckpt), data=str(photos), resolution=32, metrics="rfid,ris,psnr", num_workers=0, quiet=True,
               stats_dir=str(tmp_path / "stats"))
-    first = vitok_eval(out=str(tmp_path / "1.json"), **kw)
-    second = vitok_eval(out=str(tmp_path / "2.json"), **kw)
+    with trust("inception", double):
+        first = vitok_eval(out=str(tmp_path / "1.json"), **kw)
+        second = vitok_eval(out=str(tmp_path / "2.json"), **kw)
     # first run: Inception saw the 6 real images and the 6 reconstructions; second run only the reconstructions
     assert first["network_images"]["inception"] == {"real": 6, "total": 12}
     assert second["network_images"]["inception"] == {"real": 0, "total": 6}
@@ -137,12 +138,13 @@ def test_second_evaluation_reuses_real_statistics(tmp_path, ckpt, photos, no_wei
 # ---------------------------------------------------------------- video: per-frame metrics and rFVD
 
 def test_video_evaluation_per_frame_and_fvd(tmp_path, no_weights):
-    save_random_inception(no_weights / "weights" / INCEPTION)
+    double = save_random_inception(no_weights / "weights" / INCEPTION)
     save_random_i3d(no_weights / "weights" / WEIGHTS["i3d"].file, size=32)
     torch.manual_seed(0)
     model = ViTok(ViTokConfig.from_name("U-U/2x8", channels=8, frames=4, resolution=32))
     clips = builtin_videos(frames=4, resolution=32, split="val", n=3)
-    rep = evaluate(model, clips, ["psnr", "ssim", "rfid", "rfvd"], batch_size=2, device="cpu", progress=False)
+    with trust("inception", double):
+        rep = evaluate(model, clips, ["psnr", "ssim", "rfid", "rfvd"], batch_size=2, device="cpu", progress=False)
     assert rep["samples"] == 3 and rep["frames"] == 12
     assert rep["network_images"]["inception"] == {"real": 12, "total": 24}      # rFID per frame
     assert rep["network_images"]["i3d"] == {"real": 3, "total": 6}              # rFVD per clip
