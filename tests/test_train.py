@@ -58,6 +58,8 @@ def test_sigkill_then_resume_is_exact(straight, tmp_path):
     torch.set_num_threads(1)
     got = params(Trainer(cfg(tmp_path)).fit().model)
     assert all(torch.equal(got[k], ref[k]) for k in ref)
+    steps = [r["step"] for r in logs(tmp_path) if "total" in r]
+    assert steps == list(range(1, 7)), steps          # a kill between log and checkpoint leaves no step twice
 
 
 def test_kill_while_writing_checkpoint_keeps_previous(tmp_path):

@@ -8,10 +8,10 @@ import json, platform, statistics, time
 from contextlib import nullcontext
 import torch
 import torch.nn.functional as F
-from fastcore.script import call_parse
+from fastcore.script import call_parse, CliError
 from .config import ViTokConfig
 from .model import ViTok
-from .utils import default_device
+from .utils import check_positive, default_device
 
 # %% auto #0
 __all__ = ['benchmark', 'vitok_bench']
@@ -29,6 +29,8 @@ def _timed(fn, sync, warmup: int, repeats: int) -> list[float]:
 def benchmark(variant="S-B/16", resolution=256, frames=1, batch=4, channels=16, device=None, bf16=False,
               compile=False, warmup=2, repeats=5, seed=0) -> dict:
     "Median images/s of encode, decode and a train step (forward, backward, AdamW) for one setting."
+    check_positive(batch=batch, repeats=repeats, resolution=resolution, frames=frames, channels=channels)
+    if not isinstance(warmup, int) or warmup < 0: raise ValueError(f"warmup must be 0 or a positive integer, got {warmup!r}")
     if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("--device cuda asked for, but torch.cuda.is_available() is False on this machine.")
     dev = default_device(device)
@@ -85,6 +87,6 @@ def vitok_bench(
     "Throughput of encode, decode and one training step, as JSON."
     try:
         r = benchmark(variant, resolution, frames, batch, channels, device, bf16, compile, warmup, repeats)
-    except (ValueError, RuntimeError) as e: raise SystemExit(f"vitok-bench: {e}")
+    except (ValueError, RuntimeError) as e: raise CliError(f"vitok-bench: {e}") from None
     print(json.dumps(r, indent=2))
     return r

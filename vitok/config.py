@@ -5,8 +5,9 @@ the latent channels `c`, and the input it is sized for."""
 
 # %% ../nbs/00_config.ipynb #412d2f43
 from __future__ import annotations
-import math, re
+import math, numbers, re
 from dataclasses import dataclass, asdict
+from .utils import check_positive
 
 # %% auto #0
 __all__ = ['SIZES', 'Size', 'parse_variant', 'swiglu_hidden', 'ViTokConfig']
@@ -37,8 +38,11 @@ def parse_variant(name: str) -> tuple[str, str, int, int]:
         raise ValueError(
             f"Unknown variant {name!r}. Write ENC-DEC/p or ENC-DEC/qxp with sizes from "
             f"{sorted(SIZES)}, e.g. 'S-B/16', 'S-L/16', 'S-B/4x8', 'T-T/8'.")
-    q = int(m[3]) if m[3] else 1
-    return m[1], m[2], q, int(m[4])
+    q, p = int(m[3]) if m[3] else 1, int(m[4])
+    if q < 1 or p < 1:
+        raise ValueError(f"Variant {name!r} has a zero {'patch p' if p < 1 else 'tubelet q'}; p and q must be "
+                         f"positive, e.g. 'S-B/16', 'S-B/4x8'.")
+    return m[1], m[2], q, p
 
 # %% ../nbs/00_config.ipynb #ed887835
 def swiglu_hidden(width: int, ratio: float = 8 / 3, multiple_of: int = 8) -> int:
@@ -58,6 +62,15 @@ class ViTokConfig:
     pos_grid: int = 16        # learned pos_grid x pos_grid table in the encoder (0: none)
     rope_base: float = 10000.0
     logvar_clip: tuple = (-30.0, 20.0)
+
+    def __post_init__(self):
+        for k in ("encoder", "decoder"):
+            if getattr(self, k) not in SIZES: raise ValueError(f"{k} size must be one of {sorted(SIZES)}, got {getattr(self, k)!r}")
+        for k in ("patch", "tubelet", "channels", "resolution", "frames"):      # numpy integers are fine too
+            v = getattr(self, k)
+            if isinstance(v, numbers.Integral) and not isinstance(v, bool): setattr(self, k, int(v))
+        check_positive(patch=self.patch, tubelet=self.tubelet, channels=self.channels, resolution=self.resolution,
+                       frames=self.frames)
 
     @classmethod
     def from_name(cls, name: str, channels: int = 16, frames: int = 1, resolution: int = 256, **kw):

@@ -8,7 +8,7 @@ from json import dumps
 from collections import defaultdict
 import torch
 import torch.nn as nn
-from fastcore.script import call_parse
+from fastcore.script import call_parse, CliError
 from .config import ViTokConfig
 from .layers import Attention
 from .model import ViTok
@@ -57,6 +57,7 @@ def model_stats(variant: str, channels: int = 16, resolution: int = 256, frames:
     cfg = ViTokConfig.from_name(variant, channels=channels, frames=frames, resolution=resolution)
     with torch.device("meta"):
         model = ViTok(cfg)
+        model.check_inputs = False                   # meta tensors hold no values to check
         x = torch.empty(1, 3, frames, resolution, resolution) if cfg.is_video else torch.empty(1, 3, resolution, resolution)
     macs = count_macs(model, x, lambda m, x: m(x, sample=False))
     p = {"encoder": n_params(model.encoder), "decoder": n_params(model.decoder)}
@@ -104,7 +105,7 @@ def vitok_info(
 ):
     "Parameters and GFLOPs (multiply-accumulates, attention included) of a ViTok variant."
     try: s = model_stats(variant, channels, resolution, frames)
-    except ValueError as e: raise SystemExit(f"vitok-info: {e}")
+    except ValueError as e: raise CliError(f"vitok-info: {e}") from None      # one line on the command line
     if json: print(dumps(s)); return s
     print(f"{s['variant']}  input {frames}x{resolution}x{resolution}  L={s['tokens']}  c={channels}  E={s['E']}  "
           f"pixels/float={s['pixels_per_float']:g}")

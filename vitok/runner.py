@@ -8,7 +8,7 @@ import html, sys, time
 from pathlib import Path
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
-from .utils import write_json, write_text
+from .utils import NotWritable, check_positive, check_writable, write_json, write_text
 
 # %% auto #0
 __all__ = ['default_nbs', 'figure_notebooks', 'write_index', 'run_figures', 'vitok_figures']
@@ -53,8 +53,8 @@ def run_figures(preset: str = "tiny", only: str | None = None, out="_out", nbs=N
                 extra: dict | None = None) -> list[dict]:
     "Run the figure notebooks; returns one record per notebook (ok, seconds, files, error)."
     import papermill as pm
-    out = Path(out).resolve(); out.mkdir(parents=True, exist_ok=True)
     notebooks = figure_notebooks(nbs or default_nbs(), only)
+    out = check_writable(out, "output folder (--out)", folder=True).resolve()     # before the first notebook runs
     records = []
     for nb in tqdm(notebooks, desc=f"figures ({preset})", unit="notebook"):
         d = out / nb.stem; d.mkdir(exist_ok=True)
@@ -86,9 +86,11 @@ def vitok_figures(
 ):
     "Run the paper's figure notebooks with papermill and write an index page."
     import os
-    if threads: os.environ["VITOK_THREADS"] = str(threads)        # the notebooks' kernels inherit it
-    try: recs = run_figures(preset, only, out, nbs)
-    except (FileNotFoundError, ValueError) as e: raise SystemExit(f"vitok-figures: {e}")
+    try:
+        if threads is not None: check_positive(threads=threads)
+        if threads: os.environ["VITOK_THREADS"] = str(threads)    # the notebooks' kernels inherit it
+        recs = run_figures(preset, only, out, nbs)
+    except (FileNotFoundError, ValueError, NotWritable) as e: raise SystemExit(f"vitok-figures: {e}")
     failed = [r for r in recs if not r["ok"]]
     print(f"{len(recs) - len(failed)} of {len(recs)} notebooks ran; index: {Path(out) / 'index.html'}")
     for r in failed: print(f"FAILED {r['notebook']}: {r['error'].splitlines()[-1] if r['error'] else ''}", file=sys.stderr)

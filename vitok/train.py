@@ -4,7 +4,7 @@
 
 # %% ../nbs/24_train.ipynb #406af27b
 from __future__ import annotations
-import argparse, dataclasses, inspect, json, math, time
+import argparse, dataclasses, inspect, json, math, re, shutil, time
 from typing import Annotated
 from contextlib import nullcontext
 from pathlib import Path
@@ -21,15 +21,15 @@ from .data import make_dataset
 from .distributed import StepBatches, latent_noise, setup_distributed, is_main, barrier
 from .losses import AELoss
 from .model import ViTok
-from .presets.train import TrainConfig, TRAIN_PRESETS, train_preset
+from .presets.train import TrainConfig, TRAIN_PRESETS, train_preset, changed_settings
 from .stage2 import Stage2
 from .transforms import to_uint8
-from .utils import set_threads, write_json
+from .utils import NotWritable, check_writable, reading, set_threads, write_json, write_text
 
 # %% auto #0
-__all__ = ['NonFiniteLoss', 'Trainer', 'vitok_train', 'parse_args', 'main']
+__all__ = ['NonFiniteLoss', 'Trainer', 'read_log', 'vitok_train', 'parse_args', 'main']
 
-# %% ../nbs/24_train.ipynb #077fbff0
+# %% ../nbs/24_train.ipynb #bade073b
 class NonFiniteLoss(RuntimeError):
     "Raised after `max_bad_steps` non-finite losses in a row."
 
@@ -43,13 +43,16 @@ class Trainer:
     uninterrupted run, and N ranks of batch b match one process of batch N*b."""
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
+        cfg.__post_init__()                          # checked again: a field may have been set after the config was made
         set_threads(cfg.threads)
         self.rank, self.world, self.device = setup_distributed(cfg.device)
         if cfg.batch % self.world:
             raise ValueError(f"batch {cfg.batch} does not split over {self.world} ranks; use a multiple of {self.world}.")
         self.b, self.out = cfg.batch // self.world, Path(cfg.out)
+        self.ckpt = self._claim_folder()             # before any work: writable, and no other run in it
         torch.manual_seed(cfg.seed)
         self.model = self._build_model().to(self.device)
+        self.model.check_inputs = False           # make_dataset's samples are in [-1, 1]; the check would cost a host sync per step
         for vit in (self.model.encoder.vit, self.model.decoder.vit): vit.grad_checkpoint = cfg.grad_checkpoint
         self.amp = torch.autocast(self.device.type, dtype=torch.bfloat16) if cfg.bf16 else nullcontext()
         lpips = None
@@ -79,20 +82,21 @@ class Trainer:
         return model
 
     def _resume(self):
-        "Continue from the newest complete checkpoint in out/ckpt, if any."
-        ck = latest_checkpoint(self.out / "ckpt")
-        if ck is None: return
-        t, st = load_checkpoint(ck)
-        if ViTokConfig.from_dict(st["model_config"]) != self.model.cfg:
-            raise ValueError(f"{ck} was written for another model ({st['model_config']}); use a new --out folder.")
-        self.model.load_state_dict(t["model"])
-        self.opt.load_state_dict(unflatten_optimizer(t["optim"], st["optim"]))
-        torch.set_rng_state(t["rng"]["torch_cpu"])
-        cuda = [t["rng"][f"cuda_{i}"] for i in range(sum(k.startswith("cuda_") for k in t["rng"]))]
-        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(cuda)
-        if self.s2: self.s2.load_state(t, st)
-        self.step, self.bad_total = st["step"], st.get("bad_total", 0)
-        if is_main(): print(f"resumed from {ck} (step {self.step})")
+        "Continue from the newest complete checkpoint in out/ckpt, if any; the log keeps only what came before it."
+        ck = self.ckpt
+        if ck is not None:
+            t, st = load_checkpoint(ck)
+            if ViTokConfig.from_dict(st["model_config"]) != self.model.cfg:
+                raise ValueError(f"{ck} was written for another model ({st['model_config']}); use a new --out folder.")
+            self.model.load_state_dict(t["model"])
+            self.opt.load_state_dict(unflatten_optimizer(t["optim"], st["optim"]))
+            torch.set_rng_state(t["rng"]["torch_cpu"])
+            cuda = [t["rng"][f"cuda_{i}"] for i in range(sum(k.startswith("cuda_") for k in t["rng"]))]
+            if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(cuda)
+            if self.s2: self.s2.load_state(t, st)
+            self.step, self.bad_total = st["step"], st.get("bad_total", 0)
+            if is_main(): print(f"resumed from {ck} (step {self.step})")
+        if is_main(): self._trim_log(self.step if ck else -1)      # no checkpoint: step 0's validation is logged again
 
     def eval_model(self) -> ViTok:
         "The weights that are evaluated and exported: the EMA in stage 2."
@@ -167,14 +171,75 @@ class Trainer:
         self._finish(train_ds)
         return self
 
+# %% ../nbs/24_train.ipynb #60001e16
+_RUN_FILES = ("config.json", "log.jsonl", "ckpt", "final")
+_PARTIAL = re.compile(r"^\..+\.\d+\.tmp$")               # atomic_write / atomic_dir leftovers: .NAME.PID.tmp
+
+def read_log(path) -> list[dict]:
+    "The records of a log.jsonl (none if it is missing); a line torn by a kill is left out."
+    if not Path(path).exists(): return []
+    recs = []
+    for line in Path(path).read_text().splitlines():
+        try: recs.append(json.loads(line))
+        except ValueError: pass
+    return [r for r in recs if isinstance(r, dict)]
+
+@patch
+def _other_run(self: Trainer, ck) -> str | None:
+    "Why the run folder cannot be used for this run (None: it can); `ck` is its newest usable checkpoint."
+    out, cfg = self.out, self.cfg
+    held = [n for n in ("final", "log.jsonl") if (out / n).exists()] + (["ckpt/"] if any((out / "ckpt").glob("step_*")) else [])
+    if not (out / "config.json").exists():
+        return f"holds a run ({', '.join(held)}) but no config.json to compare its settings with" if held else None
+    with reading(out / "config.json", "training config.json", "fix it, or use --overwrite to start over"):
+        diff = changed_settings(json.loads((out / "config.json").read_text()), cfg)
+    if diff: return "holds a run with other settings (" + "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items()) + ")"
+    logged = read_log(out / "log.jsonl")
+    if ck is None and (logged or (out / "final").exists()):
+        upto = f"log.jsonl up to step {max(r.get('step', 0) for r in logged)}" if logged else "final/"
+        return (f"holds a run of these settings ({upto}) but no usable checkpoint in ckpt/ to resume from; training "
+                f"again would start at step 0 over it")
+    return None
+
+@patch
+def _claim_folder(self: Trainer):
+    "Check the run folder before any work (every rank reads), clean it up (rank 0); the checkpoint to resume from, or None."
+    out, cfg = self.out, self.cfg
+    check_writable(out, "run folder (--out)", folder=True)
+    ck = None if cfg.overwrite else latest_checkpoint(out / "ckpt")
+    why = None if cfg.overwrite else self._other_run(ck)
+    if why: raise ValueError(f"{out} {why}. Use another --out, or --overwrite to delete that run "
+                             f"({', '.join(_RUN_FILES)}) and start over.")
+    if is_main():
+        for n in _RUN_FILES if cfg.overwrite else ():
+            p = out / n
+            if p.is_dir(): shutil.rmtree(p)
+            elif p.exists(): p.unlink()
+        for d in (out, out / "ckpt", out / "final"):
+            for p in (d.iterdir() if d.is_dir() else ()):
+                if _PARTIAL.match(p.name): shutil.rmtree(p) if p.is_dir() else p.unlink()
+    barrier()
+    return ck
+
+@patch
+def _trim_log(self: Trainer, step: int):
+    "Drop log.jsonl records after `step` (rank 0, before training appends)."
+    f = self.out / "log.jsonl"
+    if not f.exists(): return
+    lines, keep = f.read_text().splitlines(), [r for r in read_log(f) if r.get("step", 0) <= step]
+    if len(keep) < len(lines):
+        write_text(f, "".join(json.dumps(r) + "\n" for r in keep))
+        print(f"{f}: dropped {len(lines) - len(keep)} line(s) after step {step}, written after the last checkpoint")
+
 # %% ../nbs/24_train.ipynb #ce71a370
 @patch
 def _start(self: Trainer):
-    "Write config.json; return the training dataset."
+    "Return the training dataset; then write config.json (a bad --data leaves no config.json behind)."
     cfg = self.cfg
-    if is_main(): write_json(self.out / "config.json", dataclasses.asdict(cfg))
     frames = cfg.frames if cfg.frames > 1 else None
-    return make_dataset(cfg.data, cfg.resolution, train=True, frames=frames, fps=cfg.fps, seed=cfg.seed)
+    ds = make_dataset(cfg.data, cfg.resolution, train=True, frames=frames, fps=cfg.fps, seed=cfg.seed)
+    if is_main(): write_json(self.out / "config.json", dataclasses.asdict(cfg) | {"overwrite": False})   # an action, not a setting
+    return ds
 
 @patch
 def _finish(self: Trainer, train_ds):
@@ -195,6 +260,7 @@ def val_batches(self: Trainer):
     cfg, n = self.cfg, 0
     ds = make_dataset(cfg.val_data or cfg.data, cfg.resolution, train=False, frames=cfg.frames if cfg.frames > 1 else None,
                       fps=cfg.fps, seed=cfg.seed, n=cfg.eval_images, rank=0, world_size=1)
+    self.val_ds = ds                                     # validate reports how many samples it skipped
     for x in DataLoader(ds, batch_size=self.b, num_workers=cfg.num_workers):
         x = x[: cfg.eval_images - n]; n += x.shape[0]
         yield x
@@ -203,7 +269,7 @@ def val_batches(self: Trainer):
 @patch
 @torch.no_grad()
 def validate(self: Trainer) -> dict | None:
-    "val_psnr and val_ssim of the evaluated weights (latent mean, uint8), logged; None off rank 0."
+    "val_psnr and val_ssim of the evaluated weights (latent mean, uint8), and the unreadable samples skipped, logged; None off rank 0."
     if not is_main(): return None
     from vitok.evaluate import Evaluator
     model, ev = self.eval_model(), Evaluator(("psnr", "ssim"), self.device)
@@ -214,7 +280,7 @@ def validate(self: Trainer) -> dict | None:
         ev.update(to_uint8(x), to_uint8(x_hat))              # to_uint8 casts to float and clamps
     model.train(was_training)
     m = ev.compute()
-    rec = {"step": self.step, "val_psnr": m["psnr"], "val_ssim": m["ssim"]}
+    rec = {"step": self.step, "val_psnr": m["psnr"], "val_ssim": m["ssim"], "val_skipped": getattr(self.val_ds, "skipped", 0)}
     self.log(rec); return rec
 
 @patch
@@ -276,7 +342,7 @@ def main(argv=None):
     "Entry point of `vitok-train` and `python -m vitok.train` (also under torchrun)."
     try:
         Trainer(parse_args(argv)).fit()
-    except (ValueError, FileNotFoundError, NonFiniteLoss) as e:
+    except (ValueError, FileNotFoundError, NotWritable, NonFiniteLoss) as e:       # CorruptFile is a ValueError
         raise SystemExit(f"vitok-train: {e}")
     finally:
         if dist.is_initialized(): dist.destroy_process_group()

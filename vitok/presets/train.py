@@ -6,11 +6,11 @@ each with a stage-2 preset of its own)."""
 
 # %% ../../nbs/07_train_settings.ipynb #2a2b4bfe
 from __future__ import annotations
-import dataclasses, math
+import dataclasses, json, math, numbers
 from dataclasses import dataclass, asdict
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'TrainConfig', 'train_preset']
+__all__ = ['TRAIN_PRESETS', 'RESUME_MAY_CHANGE', 'TrainConfig', 'train_preset', 'changed_settings']
 
 # %% ../../nbs/07_train_settings.ipynb #18a5300a
 @dataclass
@@ -24,6 +24,7 @@ class TrainConfig:
     data: str = "builtin"          # 'builtin', 'builtin-videos', an image or video folder, or webdataset shards
     val_data: str = ""             # validation data; empty: the validation split of --data
     out: str = "runs/vitok"        # run folder: config.json, log.jsonl, ckpt/, final/
+    overwrite: bool = False        # start over in a run folder that holds another run (deletes its config.json, log.jsonl, ckpt/, final/)
     stage: int = 1                 # 1: MSE + LPIPS + KL; 2: encoder frozen, decoder fine-tuned with the GAN
     init: str = ""                 # stage 2: the stage-1 run folder (or a save_pretrained folder) to start from
     batch: int = 16                # global batch (all ranks together)
@@ -51,7 +52,7 @@ class TrainConfig:
     eval_images: int = 32          # validation images (or clips) per evaluation
     log_every: int = 10            # append a line to log.jsonl every this many steps
     ckpt_every: int = 0            # checkpoint every this many steps (0: at every evaluation)
-    keep_last: int = 3             # checkpoints to keep
+    keep_last: int = 3             # checkpoints to keep (0: all)
     bf16: bool = False             # bfloat16 autocast (paper: on)
     compile: bool = False          # torch.compile the model
     grad_checkpoint: bool = False  # activation checkpointing in the transformer blocks
@@ -66,6 +67,9 @@ class TrainConfig:
         if self.stage not in (1, 2): raise ValueError(f"stage must be 1 or 2, got {self.stage}")
         if self.gan_kind not in ("nonsat", "hinge"): raise ValueError(f"gan_kind must be nonsat or hinge, got {self.gan_kind!r}")
         if self.rec not in ("l1", "l2"): raise ValueError(f"rec must be l1 or l2, got {self.rec!r}")
+        bad = [f"{k} must be {what}, got {getattr(self, k)!r}" for names, ok, what in _RULES for k in names
+               if not ok(getattr(self, k))]
+        if bad: raise ValueError("; ".join(bad))
 
     @property
     def peak_lr(self) -> float:
@@ -79,6 +83,23 @@ class TrainConfig:
         return self.peak_lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
     def to_dict(self) -> dict: return asdict(self)
+
+# %% ../../nbs/07_train_settings.ipynb #5292d186
+def _int(v) -> bool: return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+def _real(v) -> bool: return isinstance(v, numbers.Real) and not isinstance(v, bool)
+_RULES = (      # (fields, test, what the test asks for)
+    (("channels", "resolution", "frames", "batch", "steps", "eval_every", "eval_images", "log_every", "r1_every",
+      "disc_channels", "max_bad_steps"), lambda v: _int(v) and v >= 1, "a positive integer"),
+    (("warmup", "ckpt_every", "keep_last", "disc_warmup", "num_workers", "stop_after"), lambda v: _int(v) and v >= 0,
+     "an integer >= 0"),
+    (("threads",), lambda v: v is None or (_int(v) and v >= 1), "none or a positive integer"),
+    (("grad_clip", "weight_decay", "kl_weight", "lpips_weight", "gan_weight", "r1_weight"), lambda v: _real(v) and v >= 0,
+     "a number >= 0"),
+    (("disc_lr",), lambda v: _real(v) and v > 0, "a number > 0"),
+    (("lr", "fps"), lambda v: v is None or (_real(v) and v > 0), "none or a number > 0"),
+    (("beta1", "beta2"), lambda v: _real(v) and 0 <= v < 1, "in [0, 1)"),
+    (("ema", "min_lr_ratio"), lambda v: _real(v) and 0 <= v <= 1, "in [0, 1]"),
+)
 
 # %% ../../nbs/07_train_settings.ipynb #2e2cdb64
 def _stage2(s1: TrainConfig, **kw) -> TrainConfig:
@@ -112,3 +133,16 @@ def train_preset(name: str, **overrides) -> TrainConfig:
     unknown = sorted(set(overrides) - names)
     if unknown: raise ValueError(f"Unknown training settings {unknown}; see `vitok-train --help` for the fields.")
     return dataclasses.replace(TRAIN_PRESETS[name], **overrides)
+
+# %% ../../nbs/07_train_settings.ipynb #a1b2834a
+RESUME_MAY_CHANGE = frozenset({"out", "overwrite", "steps", "stop_after", "log_every", "eval_every", "ckpt_every",
+                               "keep_last", "device", "threads", "num_workers", "compile", "grad_checkpoint", "max_bad_steps"})
+
+def changed_settings(saved: dict, cfg: TrainConfig) -> dict:
+    "{field: (saved, new)} for the settings that define a run and differ between `saved` (a config.json) and `cfg`."
+    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    old = TrainConfig(**{k: saved.get(k, d) for k, d in fields.items()})      # fields added since: their default
+    norm = lambda c: json.loads(json.dumps(asdict(c) | {"lr": c.peak_lr}))
+    a, b = norm(old), norm(cfg)
+    skip = RESUME_MAY_CHANGE | ({"variant", "channels"} if cfg.stage == 2 else set())
+    return {k: (a[k], b[k]) for k in fields if k not in skip and a[k] != b[k]}
