@@ -35,7 +35,7 @@ __all__ = ['log', 'make_dataset', 'make_loader', 'eval_data', 'require_data', 'I
            'shard_summary', 'folder_shards', 'resolve_shards', 'shard_spans', 'read_sample', 'ShardDataset',
            'shard_dataset']
 
-# %% ../nbs/15_data.ipynb #dd2e9051
+# %% ../nbs/15_data.ipynb #dc9cc45f
 def _is_shards(spec: str) -> bool:
     p = Path(spec).expanduser()
     return (spec.endswith((".tar", "-index.json")) or "{" in spec or "*" in spec
@@ -43,7 +43,7 @@ def _is_shards(spec: str) -> bool:
 
 def make_dataset(spec, resolution=64, train=True, frames=None, stride=1, fps=None, labels=False, seed=0,
                  rank=None, world_size=None, n=None, **kw):
-    "Map a data spec ('builtin', 'builtin-videos', a folder, or shards) to a dataset; videos at `stride` or `fps`."
+    "Map a data spec ('builtin', 'builtin-videos', 'builtin-digits', a folder, or shards) to a dataset; videos at `stride` or `fps`."
     spec = str(spec)
     video = bool(frames and frames > 1)
     common = dict(labels=labels, seed=seed, rank=rank, world_size=world_size)
@@ -52,6 +52,9 @@ def make_dataset(spec, resolution=64, train=True, frames=None, stride=1, fps=Non
         if spec == "builtin-videos" or (spec == "builtin" and video):
             return builtin_videos(frames or 16, resolution, stride, fps, split, n=n, **common, **kw)
         return builtin_images(split, resolution, n=n, **common, **kw)
+    if spec == "builtin-digits":
+        from vitok.digits import digits
+        return digits("train" if train else "val", resolution, n=n, **common)
     if _is_shards(spec):
         ds = shard_dataset(spec, resolution, train, frames=frames, stride=stride, fps=fps, **common, **kw)
     else:
