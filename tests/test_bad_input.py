@@ -97,6 +97,15 @@ def pixels(kind: str):
             "0..255": torch.rand(2, 3, 32, 32) * 255, "nan": torch.full((2, 3, 32, 32), float("nan"))}[kind]
 
 
+def dit_run(tmp: Path, name: str = "dit") -> Path:
+    "A micro DiT trained for 2 steps on toy latents (3 classes) that name a micro tokenizer: the run folder tmp/name."
+    from vitok.dit_train import DiTTrainer, make_toy_latents
+    from vitok.presets.train import dit_preset
+    lat = make_toy_latents(Path(tmp) / "lat", tokenizer=tokenizer(tmp))
+    DiTTrainer(dit_preset("smoke", latents=str(lat), out=str(Path(tmp) / name), steps=2, eval_every=2)).fit()
+    return Path(tmp) / name
+
+
 # ---------------------------------------------------------------------------------------------------
 # The table. Sections by concern; keep each row's message test specific enough that a vaguer message fails.
 
@@ -191,6 +200,29 @@ CASES: list[Bad] = [
     Bad("train: remote shards (no random access)",
         ["vitok-train", "--preset", "smoke", "--data", "https://example.com/train-{{000000..000001}}.tar", "--out", "{tmp}/r"],
         r"needs local shards: https://example\.com/train-000000\.tar is remote\. Copy the shards to a local or mounted disk"),
+    # --- DiT training and sampling -------------------------------------------------------------------
+    Bad("train-dit: no --latents", ["vitok-train-dit", "--preset", "smoke", "--out", "{tmp}/r"],
+        re.escape("vitok-train-dit: --latents is required: the latent cache folder to train on")),
+    Bad("train-dit: latent cache that does not exist", ["vitok-train-dit", "--preset", "smoke", "--latents", "{tmp}/nope", "--out", "{tmp}/r"],
+        r"vitok-train-dit: No latent cache at \S*nope \(--latents\)"),
+    Bad("train-dit: other DiT size into an occupied run folder",
+        ["vitok-train-dit", "--preset", "smoke", "--latents", "{tmp}/lat", "--size", "DiT-T", "--out", "{tmp}/dit"],
+        r"vitok-train-dit: \S*dit holds a run with other settings \(size: 'DiT-U' -> 'DiT-T'\).*another --out, or --overwrite",
+        setup=dit_run),
+    Bad("sample: class out of range", ["vitok-sample", "--run", "{tmp}/dit", "--classes", "0,3", "--out", "{tmp}/g.png"],
+        r"class 3 is out of range: \S*dit/final knows classes 0\.\.2", setup=dit_run),
+    Bad("sample: no DiT in the run folder", ["vitok-sample", "--run", "{tmp}/nope", "--out", "{tmp}/g.png"],
+        r"No DiT at \S*nope: expected a run folder with final/ \(dit\.safetensors \+ config\.json\)"),
+    Bad("sample: --out under a file", ["vitok-sample", "--run", "{tmp}/nope", "--out", "{tmp}/a_file/g.png"],
+        r"cannot write the grid \(--out\) \S*a_file/g\.png .*Nothing was run",
+        setup=lambda tmp: (tmp / "a_file").write_text("not a folder")),
+    Bad("sample: truncated dit.safetensors", ["vitok-sample", "--run", "{tmp}/dit", "--out", "{tmp}/g.png"],
+        r"dit/final/dit\.safetensors is not a readable safetensors file of DiT-U weights.*train again with vitok-train-dit",
+        setup=lambda tmp: truncate(dit_run(tmp) / "final" / "dit.safetensors")),
+    Bad("sample: the tokenizer's weights changed since the latents were made",
+        ["vitok-sample", "--run", "{tmp}/dit", "--steps", "2", "--out", "{tmp}/g.png"],
+        r"tokenizer \S*tok \(SHA-256 [0-9a-f]{12}\) is not the one that made the DiT's latents.*its weights changed: pass --tokenizer",
+        setup=lambda tmp: (dit_run(tmp), __import__("torch").manual_seed(1), tokenizer(tmp))),   # new weights in place
 ]
 
 

@@ -27,9 +27,9 @@ from .transforms import to_uint8
 from .utils import NotWritable, check_writable, reading, set_threads, write_json, write_text
 
 # %% auto #0
-__all__ = ['NonFiniteLoss', 'Trainer', 'read_log', 'vitok_train', 'parse_args', 'main']
+__all__ = ['NonFiniteLoss', 'Trainer', 'read_log', 'vitok_train', 'settings_flags', 'parse_flags', 'parse_args', 'main']
 
-# %% ../nbs/24_train.ipynb #bade073b
+# %% ../nbs/24_train.ipynb #20fd44b5
 class NonFiniteLoss(RuntimeError):
     "Raised after `max_bad_steps` non-finite losses in a row."
 
@@ -51,18 +51,8 @@ class Trainer:
         self.b, self.out = cfg.batch // self.world, Path(cfg.out)
         self.ckpt = self._claim_folder()             # before any work: writable, and no other run in it
         torch.manual_seed(cfg.seed)
-        self.model = self._build_model().to(self.device)
-        self.model.check_inputs = False           # make_dataset's samples are in [-1, 1]; the check would cost a host sync per step
-        for vit in (self.model.encoder.vit, self.model.decoder.vit): vit.grad_checkpoint = cfg.grad_checkpoint
         self.amp = torch.autocast(self.device.type, dtype=torch.bfloat16) if cfg.bf16 else nullcontext()
-        lpips = None
-        if cfg.lpips_weight > 0:
-            from vitok.metrics import load_lpips
-            lpips = load_lpips(self.device)          # the weights policy's error if VGG16 is missing
-        self.s2 = Stage2(self.model, cfg, self.device, self.amp, self.world) if cfg.stage == 2 else None
-        self.loss = AELoss(cfg.rec, cfg.kl_weight, cfg.lpips_weight, cfg.gan_weight if self.s2 else 0.0, cfg.gan_kind,
-                           lpips, self.s2.disc if self.s2 else None)
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.build()                                 # the model, the loss, the parameters to train
         self.opt = torch.optim.AdamW(self.params, lr=cfg.peak_lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
         self.step, self.bad_in_row, self.bad_total = 0, 0, 0
         self._resume()
@@ -71,6 +61,21 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
             self.net = DDP(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if cfg.compile: self.net = torch.compile(self.net)
+
+    def build(self):
+        "The tokenizer (stage 2: loaded from `cfg.init`), stage 2's parts, the loss of eq. (1), the parameters to train."
+        cfg = self.cfg
+        self.model = self._build_model().to(self.device)
+        self.model.check_inputs = False           # make_dataset's samples are in [-1, 1]; the check would cost a host sync per step
+        for vit in (self.model.encoder.vit, self.model.decoder.vit): vit.grad_checkpoint = cfg.grad_checkpoint
+        lpips = None
+        if cfg.lpips_weight > 0:
+            from vitok.metrics import load_lpips
+            lpips = load_lpips(self.device)          # the weights policy's error if VGG16 is missing
+        self.s2 = Stage2(self.model, cfg, self.device, self.amp, self.world) if cfg.stage == 2 else None
+        self.loss = AELoss(cfg.rec, cfg.kl_weight, cfg.lpips_weight, cfg.gan_weight if self.s2 else 0.0, cfg.gan_kind,
+                           lpips, self.s2.disc if self.s2 else None)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
 
     def _build_model(self) -> ViTok:
         cfg = self.cfg
@@ -86,14 +91,14 @@ class Trainer:
         ck = self.ckpt
         if ck is not None:
             t, st = load_checkpoint(ck)
-            if ViTokConfig.from_dict(st["model_config"]) != self.model.cfg:
+            if not self.same_model(st["model_config"]):
                 raise ValueError(f"{ck} was written for another model ({st['model_config']}); use a new --out folder.")
             self.model.load_state_dict(t["model"])
             self.opt.load_state_dict(unflatten_optimizer(t["optim"], st["optim"]))
             torch.set_rng_state(t["rng"]["torch_cpu"])
             cuda = [t["rng"][f"cuda_{i}"] for i in range(sum(k.startswith("cuda_") for k in t["rng"]))]
             if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(cuda)
-            if self.s2: self.s2.load_state(t, st)
+            self.load_extra(t, st)
             self.step, self.bad_total = st["step"], st.get("bad_total", 0)
             if is_main(): print(f"resumed from {ck} (step {self.step})")
         if is_main(): self._trim_log(self.step if ck else -1)      # no checkpoint: step 0's validation is logged again
@@ -101,6 +106,21 @@ class Trainer:
     def eval_model(self) -> ViTok:
         "The weights that are evaluated and exported: the EMA in stage 2."
         return self.s2.ema if self.s2 else self.model
+
+    # -- what a subclass (the DiT's trainer) replaces ----------------------------------------------------
+    rate_key = "images_per_s"                        # the throughput's name in log.jsonl
+    def same_model(self, saved: dict) -> bool: return ViTokConfig.from_dict(saved) == self.model.cfg
+    def extra_state(self) -> tuple[dict, dict]:
+        "(tensors, JSON) a checkpoint holds besides the weights, optimiser and RNG: stage 2's parts."
+        return self.s2.state() if self.s2 else ({}, {})
+    def load_extra(self, tensors: dict, meta: dict):
+        if self.s2: self.s2.load_state(tensors, meta)
+    def export(self, folder: Path): self.eval_model().save_pretrained(folder)
+    def batches(self, ds) -> StepBatches: return StepBatches(ds, self.b, self.step, self.rank, self.world, self.cfg.seed)
+    def to_device(self, x): return x.to(self.device, non_blocking=True)
+    def desc(self) -> str: return f"stage {self.cfg.stage} {self.model.cfg.name}"
+    def postfix(self, rec: dict, last_val: dict | None) -> dict:
+        return {"loss": f"{rec['total']:.4f}", **({"psnr": f"{last_val['val_psnr']:.2f}"} if last_val else {})}
 
     # -- one step --------------------------------------------------------------------------------------
     def train_step(self, x: torch.Tensor) -> dict | None:
@@ -127,9 +147,9 @@ class Trainer:
         return out
 
     def _finite_values(self, parts: dict, gnorm) -> dict | None:
-        "The losses and grad norm as floats in one device-to-host copy; None unless total and grad norm are finite on every rank."
+        "The losses and grad norm as floats in one device-to-host copy; None unless all of them are finite on every rank."
         v = torch.stack([*(p.detach().float() for p in parts.values()), gnorm.detach().float()])
-        finite = (torch.isfinite(parts["total"].detach()) & torch.isfinite(gnorm)).float()
+        finite = torch.isfinite(v).all().float()
         if dist.is_initialized(): dist.all_reduce(finite, op=dist.ReduceOp.MIN)     # every rank skips together
         *vals, ok = torch.cat([v, finite[None]]).tolist()
         return {**dict(zip(parts, vals[:-1])), "grad_norm": vals[-1]} if ok > 0 else None
@@ -147,22 +167,21 @@ class Trainer:
     def fit(self):
         "Train from the current step to the end (or `stop_after` steps); returns self."
         cfg, train_ds = self.cfg, self._start()
-        loader = DataLoader(StepBatches(train_ds, self.b, self.step, self.rank, self.world, cfg.seed), batch_size=None,
-                            num_workers=cfg.num_workers)
+        loader = DataLoader(self.batches(train_ds), batch_size=None, num_workers=cfg.num_workers)
         end = cfg.steps if not cfg.stop_after else min(cfg.steps, self.step + cfg.stop_after)
         last_val = self.validate() if self.step == 0 else None
-        bar = tqdm(total=end, initial=self.step, desc=f"stage {cfg.stage} {self.model.cfg.name}", disable=not is_main())
+        bar = tqdm(total=end, initial=self.step, desc=self.desc(), disable=not is_main())
         busy, seen, t_mark = 0.0, 0, time.perf_counter()     # images/s counts training, not validation
         for step, x in loader:
             if self.step >= end: break
             assert step == self.step, (step, self.step)
-            rec = self.train_step(x.to(self.device, non_blocking=True))
-            seen += x.shape[0] * self.world; busy += time.perf_counter() - t_mark; bar.update(1)
+            rec = self.train_step(self.to_device(x))
+            seen += self.b * self.world; busy += time.perf_counter() - t_mark; bar.update(1)
             if rec is not None and (self.step % cfg.log_every == 0 or self.step == end):
-                self.log({"step": self.step, **rec, "images_per_s": seen / busy, "skipped_samples": train_ds.skipped,
+                self.log({"step": self.step, **rec, self.rate_key: seen / busy, "skipped_samples": train_ds.skipped,
                           "bad_steps": self.bad_total})
                 busy, seen = 0.0, 0
-                bar.set_postfix(loss=f"{rec['total']:.4f}", **({"psnr": f"{last_val['val_psnr']:.2f}"} if last_val else {}))
+                bar.set_postfix(**self.postfix(rec, last_val))
             if self.step % cfg.eval_every == 0 or self.step == cfg.steps: last_val = self.validate() or last_val
             if self.step % (cfg.ckpt_every or cfg.eval_every) == 0 or self.step == end: self.save()
             barrier()
@@ -231,21 +250,26 @@ def _trim_log(self: Trainer, step: int):
         write_text(f, "".join(json.dumps(r) + "\n" for r in keep))
         print(f"{f}: dropped {len(lines) - len(keep)} line(s) after step {step}, written after the last checkpoint")
 
-# %% ../nbs/24_train.ipynb #ce71a370
+# %% ../nbs/24_train.ipynb #ec2cf930
 @patch
 def _start(self: Trainer):
     "Return the training dataset; then write config.json (a bad --data leaves no config.json behind)."
     cfg = self.cfg
     frames = cfg.frames if cfg.frames > 1 else None
     ds = make_dataset(cfg.data, cfg.resolution, train=True, frames=frames, fps=cfg.fps, seed=cfg.seed)
-    if is_main(): write_json(self.out / "config.json", dataclasses.asdict(cfg) | {"overwrite": False})   # an action, not a setting
+    self._write_config()
     return ds
+
+@patch
+def _write_config(self: Trainer):
+    "The run's settings into config.json (rank 0)."
+    if is_main(): write_json(self.out / "config.json", dataclasses.asdict(self.cfg) | {"overwrite": False})   # an action, not a setting
 
 @patch
 def _finish(self: Trainer, train_ds):
     if is_main():
         if train_ds.skipped: print(train_ds.report())
-        if self.step >= self.cfg.steps: self.eval_model().save_pretrained(self.out / "final")
+        if self.step >= self.cfg.steps: self.export(self.out / "final")
     barrier()
 
 @patch
@@ -285,7 +309,7 @@ def validate(self: Trainer) -> dict | None:
 
 @patch
 def save(self: Trainer):
-    "Checkpoint the step (rank 0): weights, optimiser, RNG, and stage 2's state."
+    "Checkpoint the step (rank 0): weights, optimiser, RNG, and `extra_state` (stage 2's parts)."
     if not is_main(): return
     o_t, o_m = flatten_optimizer(self.opt.state_dict())
     rng = {"torch_cpu": torch.get_rng_state()}
@@ -293,10 +317,10 @@ def save(self: Trainer):
     tensors = {"model": self.model.state_dict(), "optim": o_t, "rng": rng}
     meta = {"optim": o_m, "model_config": self.model.cfg.to_dict(), "train_config": dataclasses.asdict(self.cfg),
             "bad_total": self.bad_total}
-    if self.s2: t, m = self.s2.state(); tensors.update(t); meta.update(m)
+    t, m = self.extra_state(); tensors.update(t); meta.update(m)
     save_checkpoint(self.out / "ckpt", self.step, tensors, meta, self.cfg.keep_last)
 
-# %% ../nbs/24_train.ipynb #33087fd0
+# %% ../nbs/24_train.ipynb #1866f169
 def _bool(s: str) -> bool:
     if s.lower() in ("1", "true", "yes", "on"): return True
     if s.lower() in ("0", "false", "no", "off"): return False
@@ -316,23 +340,29 @@ def vitok_train(**flags):
     --bf16 alone is true, --bf16 false turns it off; optional numbers accept none."""
     return main()                   # the console script is `main`; this function carries the flags for fastcore
 
-def _signature() -> inspect.Signature:
-    "--preset, then one typed, documented flag per `TrainConfig` field (its comment is the help)."
-    docs, P = docments(TrainConfig), inspect.Parameter
-    params = [P("preset", P.KEYWORD_ONLY, default="tiny", annotation=Annotated[str, f"training preset: {', '.join(TRAIN_PRESETS)}"])]
-    for f in dataclasses.fields(TrainConfig):
-        extra = {"nargs": "?", "const": True} if f.type == "bool" else {"choices": (1, 2)} if f.name == "stage" else {}
-        doc = docs[f.name] + ("; 2 picks PRESET-stage2" if f.name == "stage" else "")
-        params.append(P(f.name, P.KEYWORD_ONLY, default=None, annotation=Annotated[_TYPES[f.type], doc, extra]))
-    return inspect.Signature(params)
+def settings_flags(func, cls, presets: dict, default: str = "tiny", extra: dict = {}, notes: dict = {}):
+    """Give `func` the flags of a settings dataclass `cls` for fastcore: --preset (one of `presets`), then one typed,
+    documented flag per field (its comment is the help, plus `notes[field]`; `extra[field]`: argparse options)."""
+    docs, P = docments(cls), inspect.Parameter
+    params = [P("preset", P.KEYWORD_ONLY, default=default, annotation=Annotated[str, f"training preset: {', '.join(presets)}"])]
+    for f in dataclasses.fields(cls):
+        ex = {"nargs": "?", "const": True} if f.type == "bool" else extra.get(f.name, {})
+        params.append(P(f.name, P.KEYWORD_ONLY, default=None, annotation=Annotated[_TYPES[f.type], docs[f.name] + notes.get(f.name, ""), ex]))
+    func.__signature__ = inspect.Signature(params)
+    func.__annotations__ = {k: v.annotation for k, v in func.__signature__.parameters.items()}
+    return func
 
-vitok_train.__signature__ = _signature()
-vitok_train.__annotations__ = {k: v.annotation for k, v in vitok_train.__signature__.parameters.items()}
+def parse_flags(func, prog: str, argv=None) -> dict:
+    "The flags given on a command line for `func` (made by `settings_flags`), with `none` as None; unset flags left out."
+    a = vars(anno_parser(func, prog=prog).parse_args(argv))
+    return {k: None if v is _NONE else v for k, v in a.items() if v is not None and k not in ("pdb", "xtra")}
+
+settings_flags(vitok_train, TrainConfig, TRAIN_PRESETS, extra={"stage": {"choices": (1, 2)}},
+               notes={"stage": "; 2 picks PRESET-stage2"})
 
 def parse_args(argv=None) -> TrainConfig:
     "The `TrainConfig` of a `vitok-train` command line: a preset, then the flags given."
-    a = vars(anno_parser(vitok_train, prog="vitok-train").parse_args(argv))
-    a = {k: None if v is _NONE else v for k, v in a.items() if v is not None and k not in ("pdb", "xtra")}
+    a = parse_flags(vitok_train, "vitok-train", argv)
     preset, stage = a.pop("preset"), a.pop("stage", None)
     if stage == 2 and not preset.endswith("-stage2"): preset += "-stage2"
     if stage == 1 and preset.endswith("-stage2"): raise ValueError(f"--stage 1 contradicts --preset {preset}")

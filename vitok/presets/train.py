@@ -10,9 +10,10 @@ import dataclasses, json, math, numbers
 from dataclasses import dataclass, asdict
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'RESUME_MAY_CHANGE', 'TrainConfig', 'train_preset', 'changed_settings']
+__all__ = ['TRAIN_PRESETS', 'RESUME_MAY_CHANGE', 'DIT_PRESETS', 'TrainConfig', 'check_rules', 'pick_preset', 'train_preset',
+           'changed_settings', 'DiTTrainConfig', 'dit_preset']
 
-# %% ../../nbs/07_train_settings.ipynb #18a5300a
+# %% ../../nbs/07_train_settings.ipynb #a5343286
 @dataclass
 class TrainConfig:
     "Every setting of one training run (stage 1 or stage 2); `vitok-train` has one flag per field."
@@ -67,9 +68,7 @@ class TrainConfig:
         if self.stage not in (1, 2): raise ValueError(f"stage must be 1 or 2, got {self.stage}")
         if self.gan_kind not in ("nonsat", "hinge"): raise ValueError(f"gan_kind must be nonsat or hinge, got {self.gan_kind!r}")
         if self.rec not in ("l1", "l2"): raise ValueError(f"rec must be l1 or l2, got {self.rec!r}")
-        bad = [f"{k} must be {what}, got {getattr(self, k)!r}" for names, ok, what in _RULES for k in names
-               if not ok(getattr(self, k))]
-        if bad: raise ValueError("; ".join(bad))
+        check_rules(self, _RULES)
 
     @property
     def peak_lr(self) -> float:
@@ -84,7 +83,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict: return asdict(self)
 
-# %% ../../nbs/07_train_settings.ipynb #5292d186
+# %% ../../nbs/07_train_settings.ipynb #d17b4874
 def _int(v) -> bool: return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 def _real(v) -> bool: return isinstance(v, numbers.Real) and not isinstance(v, bool)
 _RULES = (      # (fields, test, what the test asks for)
@@ -101,7 +100,12 @@ _RULES = (      # (fields, test, what the test asks for)
     (("ema", "min_lr_ratio"), lambda v: _real(v) and 0 <= v <= 1, "in [0, 1]"),
 )
 
-# %% ../../nbs/07_train_settings.ipynb #2e2cdb64
+def check_rules(cfg, rules) -> None:
+    "Raise one `ValueError` naming every field of `cfg` that breaks one of `rules` ((fields, test, what))."
+    bad = [f"{k} must be {what}, got {getattr(cfg, k)!r}" for names, ok, what in rules for k in names if not ok(getattr(cfg, k))]
+    if bad: raise ValueError("; ".join(bad))
+
+# %% ../../nbs/07_train_settings.ipynb #9a85aa9c
 def _stage2(s1: TrainConfig, **kw) -> TrainConfig:
     return dataclasses.replace(s1, stage=2, **kw)
 
@@ -125,24 +129,104 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
                             disc_warmup=25_000, ema=0.9999),
 }
 
+def pick_preset(presets: dict, name: str, overrides: dict, cli: str):
+    "A copy of `presets[name]` with `overrides` replacing fields; unknown names and fields fail with the choices."
+    if name not in presets:
+        raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(presets)}.")
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(presets[name])})
+    if unknown: raise ValueError(f"Unknown training settings {unknown}; see `{cli} --help` for the fields.")
+    return dataclasses.replace(presets[name], **overrides)
+
 def train_preset(name: str, **overrides) -> TrainConfig:
     "A copy of training preset `name` (e.g. 'tiny', 'tiny-stage2') with `overrides` replacing fields."
-    if name not in TRAIN_PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(TRAIN_PRESETS)}.")
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown: raise ValueError(f"Unknown training settings {unknown}; see `vitok-train --help` for the fields.")
-    return dataclasses.replace(TRAIN_PRESETS[name], **overrides)
+    return pick_preset(TRAIN_PRESETS, name, overrides, "vitok-train")
 
-# %% ../../nbs/07_train_settings.ipynb #a1b2834a
+# %% ../../nbs/07_train_settings.ipynb #19112d4e
 RESUME_MAY_CHANGE = frozenset({"out", "overwrite", "steps", "stop_after", "log_every", "eval_every", "ckpt_every",
                                "keep_last", "device", "threads", "num_workers", "compile", "grad_checkpoint", "max_bad_steps"})
 
-def changed_settings(saved: dict, cfg: TrainConfig) -> dict:
-    "{field: (saved, new)} for the settings that define a run and differ between `saved` (a config.json) and `cfg`."
-    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    old = TrainConfig(**{k: saved.get(k, d) for k, d in fields.items()})      # fields added since: their default
+def changed_settings(saved: dict, cfg) -> dict:
+    """{field: (saved, new)} for the settings that define a run and differ between `saved` (a config.json) and `cfg`
+    (a `TrainConfig`, a `DiTTrainConfig`: any settings dataclass with a `peak_lr`)."""
+    fields = {f.name: f.default for f in dataclasses.fields(cfg)}
+    old = type(cfg)(**{k: saved.get(k, d) for k, d in fields.items()})      # fields added since: their default
     norm = lambda c: json.loads(json.dumps(asdict(c) | {"lr": c.peak_lr}))
     a, b = norm(old), norm(cfg)
-    skip = RESUME_MAY_CHANGE | ({"variant", "channels"} if cfg.stage == 2 else set())
+    skip = RESUME_MAY_CHANGE | ({"variant", "channels"} if getattr(cfg, "stage", 1) == 2 else set())
     return {k: (a[k], b[k]) for k in fields if k not in skip and a[k] != b[k]}
+
+# %% ../../nbs/07_train_settings.ipynb #a70997ce
+@dataclass
+class DiTTrainConfig:
+    "Every setting of one DiT training run on a latent cache; `vitok-train-dit` has one flag per field."
+    latents: str = ""              # latent cache folder to train on (vitok.latents)
+    val_latents: str = ""          # latent cache for val_loss; empty: the held-out split of --latents
+    out: str = "runs/dit"          # run folder: config.json, log.jsonl, ckpt/, final/
+    overwrite: bool = False        # start over in a run folder that holds another run (deletes its config.json, log.jsonl, ckpt/, final/)
+    size: str = "DiT-L"            # DiT size: DiT-U, DiT-T (CPU), DiT-S, DiT-B, DiT-L (paper's sweeps), DiT-XL (Table 6)
+    learn_sigma: bool = False      # DiT's learned variance (2c outputs and the VLB term); off: the noise only
+    class_dropout: float = 0.1     # label dropout to the null class, for classifier-free guidance (DiT 0.1)
+    batch: int = 256               # global batch (all ranks together; DiT 256)
+    steps: int = 500_000           # optimiser steps (paper: 500k for DiT-L, 4M for DiT-XL)
+    lr: float = 1e-4               # learning rate, constant after the warm-up (DiT 1e-4)
+    warmup: int = 0                # linear learning-rate warm-up steps (DiT none)
+    weight_decay: float = 0.0      # AdamW weight decay (DiT 0)
+    beta1: float = 0.9             # AdamW beta1
+    beta2: float = 0.999           # AdamW beta2
+    grad_clip: float = 0.0         # clip the gradient norm to this (0: no clipping, as DiT)
+    ema: float = 0.9999            # EMA decay of the weights (DiT 0.9999); val_loss, sampling and final/ use the EMA
+    ema_every: int = 1             # update the EMA every this many steps
+    eval_every: int = 10_000       # compute val_loss every this many steps
+    eval_samples: int = 1000       # held-out latents in val_loss (fixed timesteps and noise)
+    log_every: int = 100           # append a line to log.jsonl every this many steps
+    ckpt_every: int = 0            # checkpoint every this many steps (0: at every evaluation)
+    keep_last: int = 3             # checkpoints to keep (0: all)
+    bf16: bool = False             # bfloat16 autocast
+    compile: bool = False          # torch.compile the DiT
+    grad_checkpoint: bool = False  # activation checkpointing in the DiT blocks
+    seed: int = 0                  # seed of the weights, the data order, the timesteps, the noise and the label dropout
+    num_workers: int = 0           # data-loading worker processes per rank
+    threads: int | None = None     # CPU threads for torch; none: $VITOK_THREADS, else torch's default
+    max_bad_steps: int = 5         # stop after this many non-finite losses in a row
+    stop_after: int = 0            # leave after this many steps in this invocation (0: run to the end; resume later)
+    device: str = ""               # cpu, cuda or cuda:N; empty: cuda if available, else cpu
+
+    def __post_init__(self):
+        from vitok.dit import DIT_SIZES
+        if self.size.removeprefix("DiT-") not in DIT_SIZES:
+            raise ValueError(f"Unknown DiT size {self.size!r}; pick one of {', '.join('DiT-' + k for k in DIT_SIZES)}")
+        check_rules(self, _DIT_RULES)
+
+    @property
+    def peak_lr(self) -> float: return self.lr
+
+    def lr_at(self, step: int) -> float:
+        "Linear warm-up to `lr`, then constant (DiT)."
+        return self.lr * min(1.0, (step + 1) / self.warmup) if self.warmup else self.lr
+
+    def to_dict(self) -> dict: return asdict(self)
+
+_DIT_RULES = (
+    (("batch", "steps", "ema_every", "eval_every", "eval_samples", "log_every", "max_bad_steps"),
+     lambda v: _int(v) and v >= 1, "a positive integer"),
+    (("warmup", "ckpt_every", "keep_last", "num_workers", "stop_after"), lambda v: _int(v) and v >= 0, "an integer >= 0"),
+    (("threads",), lambda v: v is None or (_int(v) and v >= 1), "none or a positive integer"),
+    (("grad_clip", "weight_decay"), lambda v: _real(v) and v >= 0, "a number >= 0"),
+    (("lr",), lambda v: _real(v) and v > 0, "a number > 0"),
+    (("beta1", "beta2"), lambda v: _real(v) and 0 <= v < 1, "in [0, 1)"),
+    (("ema", "class_dropout"), lambda v: _real(v) and 0 <= v <= 1, "in [0, 1]"),
+)
+
+_DIT_PAPER = DiTTrainConfig(size="DiT-L", batch=256, steps=500_000, lr=1e-4, ema=0.9999, eval_every=10_000,
+                            eval_samples=5_000, log_every=100, num_workers=4, bf16=True)
+DIT_PRESETS: dict[str, DiTTrainConfig] = {
+    "smoke": DiTTrainConfig(size="DiT-U", batch=8, steps=6, lr=1e-3, ema=0.9, eval_every=3, eval_samples=16, log_every=1),
+    "tiny": DiTTrainConfig(size="DiT-T", batch=64, steps=1000, lr=1e-3, warmup=50, grad_clip=1.0, ema=0.995,
+                           eval_every=200, eval_samples=256, log_every=20),    # about 0.3 s a step on a CPU core (16 tokens)
+    "paper": _DIT_PAPER,                                                       # the sweeps and Table 7
+    "paper-xl": dataclasses.replace(_DIT_PAPER, size="DiT-XL", steps=4_000_000),   # Table 6
+}
+
+def dit_preset(name: str, **overrides) -> DiTTrainConfig:
+    "A copy of DiT training preset `name` ('smoke', 'tiny', 'paper', 'paper-xl') with `overrides` replacing fields."
+    return pick_preset(DIT_PRESETS, name, overrides, "vitok-train-dit")
