@@ -78,6 +78,9 @@ def test_vitok_bench_errors():
     ("vitok-train", ["--variant", "--resolution", "--frames", "--fps", "--batch", "--channels", "--num-workers", "--device",
                      "--bf16"]),
     ("vitok-figures", ["--preset", "--threads"]),
+    ("vitok-train-dit", ["--preset", "--latents", "--batch", "--num-workers", "--device", "--bf16", "--threads"]),
+    ("vitok-sample", ["--run", "--tokenizer", "--batch", "--fps", "--device", "--bf16", "--threads"]),
+    ("vitok-dit-info", ["--channels", "--grid"]),
 ])
 def test_shared_flag_spelling(tool, flags):
     "Every vitok CLI spells a setting the same way (fastcore's call_parse writes num_workers as --num-workers)."

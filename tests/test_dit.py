@@ -59,7 +59,7 @@ def test_tiny_dit_learns_two_points_and_samples(one_thread):
 def test_dit_xl_size_without_weights():
     cfg = DiTConfig.from_name("DiT-XL", channels=16, grid=(1, 16, 16), num_classes=1000)
     assert abs(dit_params(cfg) / 675e6 - 1) < 0.02
-    s = dit_info("DiT-XL", channels=16, t=1, h=16, w=16)
+    s = dit_info("DiT-XL", channels=16, grid="1x16x16")
     assert s == dit_stats("DiT-XL") and abs(s["gflops"] - 118.64) / 118.64 < 0.03
 
 
