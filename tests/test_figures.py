@@ -109,10 +109,16 @@ def check_train_tiny(r):
     assert r["lpips_weight"] == 0
 
 
+def check_generate_tiny(r):
+    for k in ("class_accuracy", "class_accuracy_step0"): assert 0 <= r[k] <= 1, (k, r[k])
+    for k in ("ref_fid", "ref_is", "ref_fid_step0", "ref_fid_floor"): assert finite(r[k]) and r[k] >= 0, (k, r[k])
+    assert r["samples"] >= 10 and r["figures"] == ["samples.png"] and finite(r["runtime_s"]["total"])
+
+
 CHECKS = {"fig2_sweep": check_fig2, "fig3_recon_over_E": check_fig3, "fig4_resolution": check_fig4,
           "fig6_7_scaling": check_fig6_7, "fig10_losses": check_fig10, "tab2_precision": check_tab2,
           "tab1_sizes": check_tab1, "tab3_4_peers": check_tab3_4, "quickstart": check_quickstart,
-          "train_tiny": check_train_tiny}
+          "train_tiny": check_train_tiny, "generate_tiny": check_generate_tiny}
 
 
 def test_every_figure_notebook_has_a_check():
