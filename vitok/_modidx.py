@@ -251,6 +251,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                        'vitok/gen_metrics.py'),
                                    'vitok.gen_metrics.GenEvaluator._network': ( 'gen_metrics.html#genevaluator._network',
                                                                                 'vitok/gen_metrics.py'),
+                                   'vitok.gen_metrics.GenEvaluator._update_images': ( 'gen_metrics.html#genevaluator._update_images',
+                                                                                      'vitok/gen_metrics.py'),
                                    'vitok.gen_metrics.GenEvaluator.compute': ( 'gen_metrics.html#genevaluator.compute',
                                                                                'vitok/gen_metrics.py'),
                                    'vitok.gen_metrics.GenEvaluator.report': ( 'gen_metrics.html#genevaluator.report',
