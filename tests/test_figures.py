@@ -115,10 +115,65 @@ def check_generate_tiny(r):
     assert r["samples"] >= 10 and r["figures"] == ["samples.png"] and finite(r["runtime_s"]["total"])
 
 
-CHECKS = {"fig2_sweep": check_fig2, "fig3_recon_over_E": check_fig3, "fig4_resolution": check_fig4,
+def check_fig14_15_samples(r):
+    "Grids at CFG 4.0 named in figures; on the digits, reference-classifier metrics per CFG scale (never gFID)."
+    assert r["grid_cfg"] == 4.0 and r["grids"] and all(g in r["figures"] for g in r["grids"].values())
+    assert finite(r["runtime_s"]) and r["sample_steps"] >= 1
+    if r["preset"] == "paper": return
+    recs = r["cfg_sweep"]["digits"]
+    cfgs = [x["cfg"] for x in recs]
+    assert cfgs == sorted(cfgs) and 1.0 in cfgs and 4.0 in cfgs and "cfg_sweep.png" in r["figures"]
+    for x in recs:
+        assert 0 <= x["class_accuracy"] <= 1 and x["samples"] >= 10, x
+        assert finite(x["ref_fid"]) and x["ref_fid"] >= 0 and finite(x["ref_is"]) and x["ref_is"] >= 1 - 1e-6, x
+        assert not {"gfid", "gis"} & set(x), x
+    assert r["metrics_kind"].startswith("reference classifier") and r["generator"]["dit_size"].startswith("DiT-")
+
+
+def check_tab6_generation(r):
+    "Table 6's peer rows as printed; our sizes counted; our gFID / gIS None with a reason unless measured (paper)."
+    assert len(r["paper"]["rows"]) == 5 and r["sizes"]["256p"]["tokens"] == 256 and r["sizes"]["512p"]["tokens"] == 1024
+    for res, s in r["sizes"].items():
+        assert abs(s["dit_params_m"] - 675) / 675 < 0.01 and finite(s["tokenizer_gflops"]) and finite(s["dit_gflops"]), (res, s)
+    assert r["sizes"]["512p"]["dit_gflops"] > 4 * r["sizes"]["256p"]["dit_gflops"]
+    for res, o in r["ours"].items():
+        if o["why_missing"]: assert o["gfid"] is None and o["gis"] is None and res in r["not_measured"], (res, o)
+        else: assert finite(o["gfid"]) and o["gfid"] >= 0 and finite(o["gis"]) and o["gis"] >= 1, (res, o)
+    if r["preset"] == "paper": return
+    assert all(o["gfid"] is None and o["gis"] is None for o in r["ours"].values())
+    d = r["digits"]
+    assert 0 <= d["class_accuracy"] <= 1 and all(finite(d[k]) and d[k] >= 0 for k in ("ref_fid", "ref_is", "ref_fid_floor"))
+    assert not {"gfid", "gis"} & set(d) and d["samples"] >= 10 and r["figures"] == ["tab6_generation.png"]
+
+
+def check_fig5_generation(r):
+    "One record per tokenizer and CFG scale; val_psnr measured; generation metrics numbers where measured, None where not."
+    runs, cfgs = r["runs"], {x["cfg"] for x in r["runs"]}
+    assert len(cfgs) >= 2 and len({(x["p"], x["c"]) for x in runs}) * len(cfgs) == len(runs)
+    assert r["gen_metric"] in ("ref_fid", "gfid")
+    for x in runs:
+        assert {"p", "c", "E", "cfg", "val_psnr", "gen_fid", "gen_is", "class_accuracy"} <= set(x), x
+        assert x["E"] == (x["tokens"] * x["c"]) and finite(x["val_psnr"]) and 0 < x["val_psnr"] < 100, x
+        for k, metric in (("gen_fid", r["gen_metric"]), ("gen_is", r["gen_metric"].replace("fid", "is"))):
+            if metric in r["not_measured"]: assert x[k] is None, (k, x)
+            else: assert finite(x[k]) and x[k] >= 0, (k, x)
+        ca = x["class_accuracy"]
+        assert (ca is None) if r["gen_metric"] == "gfid" else (finite(ca) and 0 <= ca <= 1), x
+    assert finite(r["fit_psnr"]["slope"]) and r["fit_psnr"]["n"] == len(runs) // len(cfgs)
+    for s, best in r["best_per_p"].items():
+        assert set(best) == {str(p) for p in {x["p"] for x in runs}}
+        for p, b in best.items():
+            if b is not None: assert b["at_largest_c"] == (b["c"] == max(x["c"] for x in runs if x["p"] == int(p)))
+        assert 0 <= r["patches_not_best_at_largest_c"][s] <= len(best)
+    assert r["figures"] == ["fig5_generation_vs_E.png"] and finite(r["seconds"]["total"])
+
+
+CHECKS = {"fig5_generation": check_fig5_generation,
+          "fig2_sweep": check_fig2, "fig3_recon_over_E": check_fig3, "fig4_resolution": check_fig4,
           "fig6_7_scaling": check_fig6_7, "fig10_losses": check_fig10, "tab2_precision": check_tab2,
           "tab1_sizes": check_tab1, "tab3_4_peers": check_tab3_4, "quickstart": check_quickstart,
-          "train_tiny": check_train_tiny, "generate_tiny": check_generate_tiny}
+          "train_tiny": check_train_tiny, "generate_tiny": check_generate_tiny,
+          "fig14_15_samples": check_fig14_15_samples, "tab6_generation": check_tab6_generation}
 
 
 def test_every_figure_notebook_has_a_check():
@@ -138,3 +193,13 @@ def test_figure_notebook_smoke(nb, tmp_path):
     if nb.stem not in ("tab3_4_peers",):
         assert r["figures"], f"{nb.name} names no figure"
     CHECKS[nb.stem](r)
+
+
+@pytest.mark.parametrize("name", ["fig14_15_samples", "tab6_generation"])
+def test_samples_tab6_paper_preset_refuses_without_runs(name, tmp_path):
+    "preset 'paper' without DiT runs stops before any work, naming what is missing."
+    with pytest.raises(pm.PapermillExecutionError, match="missing: dit_run"):
+        pm.execute_notebook(str(NBS / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
+                            parameters={"preset": "paper", "out_dir": str(tmp_path / "out")},
+                            kernel_name="python3", cwd=str(NBS), progress_bar=False)
+    assert not (tmp_path / "out").exists()
