@@ -16,7 +16,7 @@ from .utils import check_positive, default_device
 # %% auto #0
 __all__ = ['benchmark', 'vitok_bench']
 
-# %% ../nbs/04_bench.ipynb #412be82a
+# %% ../nbs/04_bench.ipynb #a5521dcb
 def _timed(fn, sync, warmup: int, repeats: int) -> list[float]:
     for _ in range(warmup): fn()
     sync()
@@ -65,9 +65,10 @@ def benchmark(variant="S-B/16", resolution=256, frames=1, batch=4, channels=16, 
         model.train(name == "train_step")
         times = _timed(fn, sync, warmup, repeats)
         med = statistics.median(times)
-        result[f"{name}_images_per_s"] = round(batch / med, 3)
-        result[f"{name}_median_s"] = round(med, 5)
-        if frames > 1: result[f"{name}_frames_per_s"] = round(batch * frames / med, 2)
+        sig4 = lambda v: float(f"{v:.4g}")             # 4 significant digits: a 0.1 ms median keeps its precision
+        result[f"{name}_images_per_s"] = sig4(batch / med)
+        result[f"{name}_median_s"] = sig4(med)
+        if frames > 1: result[f"{name}_frames_per_s"] = sig4(batch * frames / med)
     return result
 
 # %% ../nbs/04_bench.ipynb #c5c5644d
