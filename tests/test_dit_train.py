@@ -21,6 +21,7 @@ from vitok.checkpoint import latest_checkpoint, load_checkpoint
 from vitok.dit_train import DiTTrainer, load_dit, make_toy_latents
 from vitok.presets.train import dit_preset
 from vitok.sample import sample_images
+from helpers import logs
 
 PY = sys.executable
 BIN = Path(PY).parent
@@ -35,10 +36,6 @@ def cfg(latents, out, **kw):
 
 def same(a, b):
     return all(torch.equal(a[k], b[k]) for k in a)
-
-
-def logs(run):
-    return [json.loads(l) for l in open(Path(run) / "log.jsonl")]
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,7 @@ from vitok import ViTok, ViTokConfig
 from vitok.media import write_video
 from vitok.presets.train import train_preset
 from vitok.train import Trainer
-
-
-def logs(run):
-    return [json.loads(l) for l in open(Path(run) / "log.jsonl")]
+from helpers import logs
 
 
 def images(d: Path, n: int = 6) -> Path:

@@ -17,6 +17,7 @@ from PIL import Image
 
 from vitok.presets.train import train_preset
 from vitok.train import Trainer
+from helpers import logs
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -29,10 +30,6 @@ def one_thread():
 
 def cfg(out, **kw):
     return train_preset("smoke", **{"out": str(out), "num_workers": 0, **kw})
-
-
-def read_log(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
 def snapshot(d):
@@ -61,7 +58,7 @@ def test_other_variant_refused_then_overwrite(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     assert json.loads((tmp_path / "config.json").read_text())["variant"] == "U-U/4"
     assert json.loads((tmp_path / "final" / "config.json").read_text())["patch"] == 4
-    recs = read_log(tmp_path / "log.jsonl")
+    recs = logs(tmp_path)
     assert [r["step"] for r in recs if "val_psnr" in r] == [0, 2, 4]                       # one run's log, not two
 
 
@@ -77,11 +74,11 @@ def test_resume_leaves_each_step_once_in_the_log(tmp_path):
     "The log ran ahead of the last checkpoint (a kill between them): the records after it go, the resumed run writes them once."
     Trainer(cfg(tmp_path, steps=6, eval_every=3, ckpt_every=4, stop_after=5)).fit()     # checkpoints at 4 and 5
     shutil.rmtree(tmp_path / "ckpt" / "step_0000005")                                   # as if killed before writing it
-    assert max(r["step"] for r in read_log(tmp_path / "log.jsonl")) == 5
+    assert max(r["step"] for r in logs(tmp_path)) == 5
     tr = Trainer(cfg(tmp_path, steps=6, eval_every=3, ckpt_every=4))
-    assert tr.step == 4 and max(r["step"] for r in read_log(tmp_path / "log.jsonl")) == 4
+    assert tr.step == 4 and max(r["step"] for r in logs(tmp_path)) == 4
     tr.fit()
-    recs = read_log(tmp_path / "log.jsonl")
+    recs = logs(tmp_path)
     train_steps = [r["step"] for r in recs if "total" in r]
     assert train_steps == [1, 2, 3, 4, 5, 6], train_steps
     assert [r["step"] for r in recs if "val_psnr" in r] == [0, 3, 6]
@@ -109,5 +106,5 @@ def test_validation_counts_unreadable_samples(tmp_path):
         Image.fromarray(to_uint8(x).permute(1, 2, 0).numpy()).save(val / f"img{i}.png")
     (val / "img0b.png").write_bytes((val / "img0.png").read_bytes()[:100])               # truncated
     Trainer(cfg(tmp_path / "run", val_data=str(val), steps=2, eval_every=2)).fit()
-    vals = [r for r in read_log(tmp_path / "run" / "log.jsonl") if "val_psnr" in r]
+    vals = [r for r in logs(tmp_path / "run") if "val_psnr" in r]
     assert [r["step"] for r in vals] == [0, 2] and all(r["val_skipped"] == 1 for r in vals), vals

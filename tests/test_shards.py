@@ -18,15 +18,12 @@ from PIL import Image
 from vitok.presets.train import train_preset
 from vitok.shards import shard_spans
 from vitok.train import Trainer
+from helpers import logs
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-
-
-def logs(run):
-    return [json.loads(l) for l in open(Path(run) / "log.jsonl")]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 The unit proofs (EMA update, GAN step, non-finite skip, in-process resume, stage-2 resume) live in
 nbs/23_stage2 and nbs/24_train."""
-import json
 import os
 import signal
 import subprocess
@@ -17,6 +16,7 @@ from vitok import ViTok
 from vitok.checkpoint import check_checkpoint, latest_checkpoint, load_checkpoint
 from vitok.presets.train import train_preset
 from vitok.train import Trainer
+from helpers import logs
 
 PY = sys.executable
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -29,10 +29,6 @@ def cfg(out, **kw):
 
 def params(model):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def logs(run):
-    return [json.loads(l) for l in open(Path(run) / "log.jsonl")]
 
 
 @pytest.fixture(scope="module")
