@@ -27,7 +27,8 @@ from .transforms import to_uint8
 from .utils import NotWritable, check_writable, reading, set_threads, write_json, write_text
 
 # %% auto #0
-__all__ = ['NonFiniteLoss', 'Trainer', 'read_log', 'vitok_train', 'settings_flags', 'parse_flags', 'parse_args', 'main']
+__all__ = ['NonFiniteLoss', 'Trainer', 'read_log', 'vitok_train', 'settings_flags', 'parse_flags', 'parse_args', 'run_cli',
+           'main']
 
 # %% ../nbs/24_train.ipynb #20fd44b5
 class NonFiniteLoss(RuntimeError):
@@ -320,7 +321,7 @@ def save(self: Trainer):
     t, m = self.extra_state(); tensors.update(t); meta.update(m)
     save_checkpoint(self.out / "ckpt", self.step, tensors, meta, self.cfg.keep_last)
 
-# %% ../nbs/24_train.ipynb #1866f169
+# %% ../nbs/24_train.ipynb #9d9eaa63
 def _bool(s: str) -> bool:
     if s.lower() in ("1", "true", "yes", "on"): return True
     if s.lower() in ("0", "false", "no", "off"): return False
@@ -368,14 +369,18 @@ def parse_args(argv=None) -> TrainConfig:
     if stage == 1 and preset.endswith("-stage2"): raise ValueError(f"--stage 1 contradicts --preset {preset}")
     return train_preset(preset, **a)
 
-def main(argv=None):
-    "Entry point of `vitok-train` and `python -m vitok.train` (also under torchrun)."
+def run_cli(name: str, trainer, parse, argv=None):
+    "Train `trainer(parse(argv))`; errors the user can fix become one line `name: message`; leave the process group."
     try:
-        Trainer(parse_args(argv)).fit()
+        trainer(parse(argv)).fit()
     except (ValueError, FileNotFoundError, NotWritable, NonFiniteLoss) as e:       # CorruptFile is a ValueError
-        raise SystemExit(f"vitok-train: {e}")
+        raise SystemExit(f"{name}: {e}")
     finally:
         if dist.is_initialized(): dist.destroy_process_group()
+
+def main(argv=None):
+    "Entry point of `vitok-train` and `python -m vitok.train` (also under torchrun)."
+    run_cli("vitok-train", Trainer, parse_args, argv)
 
 # %% ../nbs/24_train.ipynb #c59bb0cd
 if __name__ == "__main__" and "__file__" in globals(): main()
