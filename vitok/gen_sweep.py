@@ -15,14 +15,28 @@ from .sample import Sampler
 from .utils import file_sha256, write_json
 
 # %% auto #0
-__all__ = ['gen_point']
+__all__ = ['cache_and_dit', 'gen_point']
 
-# %% ../nbs/65_gen_sweep.ipynb #40afda41
+# %% ../nbs/65_gen_sweep.ipynb #27d77151
 def _encoded(lat: Path, split: str) -> bool:
     "Whether the cache split in `lat` is complete (its index counts every sample)."
     try: idx = read_index(lat, split)
     except ValueError: return False                   # a damaged index: encode_latents writes it again
     return bool(idx and idx.get("complete"))
+
+def cache_and_dit(folder, tokenizer, datasets: dict, dit: DiTTrainConfig, resolution: int | None = None) -> tuple[Path, dict]:
+    """Encode `datasets` ({'train': data, 'val': data}) with `tokenizer` into `folder/latents` and train `dit` on them
+    into `folder/dit`; finished parts are skipped. Returns the DiT run folder and the seconds of each part."""
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    lat, run, secs, t = folder / "latents", folder / "dit", {}, time.perf_counter()
+    for split in ("train", "val"):
+        if not _encoded(lat, split):
+            encode_latents(tokenizer, datasets[split], lat, split=split, resolution=resolution, progress=False)
+    secs["latents"] = round(time.perf_counter() - t, 1); t = time.perf_counter()
+    if not (run / "final" / "dit.safetensors").is_file():
+        DiTTrainer(dataclasses.replace(dit, latents=str(lat), out=str(run))).fit()
+    secs["dit"] = round(time.perf_counter() - t, 1)
+    return run, secs
 
 def gen_point(folder, tokenizer, datasets: dict, dit: DiTTrainConfig, cfg_scales=(1.5, 3.0), sample_steps: int = 25,
               per_class: int = 50, metrics=("ref_fid", "ref_is", "class_accuracy"), reference="digits-train",
@@ -30,16 +44,9 @@ def gen_point(folder, tokenizer, datasets: dict, dit: DiTTrainConfig, cfg_scales
     """Latent cache, DiT and generation metrics of one tokenizer (a run folder or `final/`) in `folder`.
     `datasets`: {'train': data, 'val': data} (specs or labelled datasets). Returns {'runs': {cfg: report}, 'seconds': ...};
     every finished part is skipped on a rerun."""
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    lat, run, secs = folder / "latents", folder / "dit", {}
+    folder = Path(folder)
+    run, secs = cache_and_dit(folder, tokenizer, datasets, dit, resolution)
     t = time.perf_counter()
-    for split in ("train", "val"):
-        if not _encoded(lat, split):
-            encode_latents(tokenizer, datasets[split], lat, split=split, resolution=resolution, progress=False)
-    secs["latents"] = round(time.perf_counter() - t, 1); t = time.perf_counter()
-    if not (run / "final" / "dit.safetensors").is_file():
-        DiTTrainer(dataclasses.replace(dit, latents=str(lat), out=str(run))).fit()
-    secs["dit"] = round(time.perf_counter() - t, 1); t = time.perf_counter()
     sampler, out = None, {}
     for s in cfg_scales:
         f = folder / f"gen_cfg{s:g}.json"

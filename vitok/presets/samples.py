@@ -43,7 +43,7 @@ SAMPLES = FigurePresets(
         "fig15": dict(resolution=512, tokens=1024, dit="DiT-XL", train_steps=4_000_000, batch=256, sample_steps=250, cfg=4.0),
     })
 
-# %% ../../nbs/57_presets_samples.ipynb #c4bced02
+# %% ../../nbs/57_presets_samples.ipynb #17c0dd6e
 def digits_dit(G: GenerateSettings, out, source: str | Path = "", log=print) -> dict:
     """Tokenizer -> latent cache -> DiT on the labelled digits with settings `G` (trained into `out`), or the
     finished ones of `source`. Returns the DiT and tokenizer folders and what their logs say."""
@@ -64,16 +64,14 @@ def digits_dit(G: GenerateSettings, out, source: str | Path = "", log=print) -> 
         variant, channels = tok_cfg.get("variant"), info["channels"]
     else:
         from vitok.digits import digits
-        from vitok.dit_train import DiTTrainer
-        from vitok.latents import encode_latents
+        from vitok.gen_sweep import cache_and_dit
         from vitok.train import Trainer
-        run, lat, dit_run = out / "tokenizer", out / "latents", out / "dit"
-        for d in (run, lat, dit_run): shutil.rmtree(d, ignore_errors=True)
+        run = out / "tokenizer"
+        for d in (run, out / "latents", out / "dit"): shutil.rmtree(d, ignore_errors=True)
         tcfg = dataclasses.replace(G.tokenizer, data="builtin-digits", out=str(run), threads=G.threads)
         Trainer(tcfg).fit()
-        for split in ("train", "val"): encode_latents(run / "final", digits(split), lat, split=split, progress=False)
-        dcfg = dataclasses.replace(G.dit, latents=str(lat), out=str(dit_run), threads=G.threads)
-        DiTTrainer(dcfg).fit()
+        dcfg = dataclasses.replace(G.dit, threads=G.threads)
+        dit_run, _ = cache_and_dit(out, run / "final", {s: digits(s) for s in ("train", "val")}, dcfg)
         tok, dit = run / "final", dit_run / "final"
         size, dit_steps, variant, channels = dcfg.size, dcfg.steps, tcfg.variant, tcfg.channels
     ev = [r for r in read_log(run / "log.jsonl") if "val_psnr" in r]
