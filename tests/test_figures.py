@@ -83,6 +83,15 @@ def check_fig10(r):
         assert finite(a["detail"]) and a["stage"] in (1, 2)
     for k, a in r["arms"].items():
         if "not_run" in a: assert a["metrics"] == {} and a["detail"] is None and k in r["not_run"]
+    arm = r["dit_arm"]                       # one DiT on the stage-1 latents, decoded by the stage-1 and the stage-2 decoder
+    assert arm["same_latents"] is True and arm["decoder_tensors_changed"] > 0 and "fig10_dit_arm.png" in r["figures"]
+    assert set(arm["reports"]) == {"stage 1", "stage 2 (GAN)"} and arm["cfg"] == 1.5
+    n = {rep["samples"] for rep in arm["reports"].values()}
+    assert len(n) == 1 and n.pop() >= 10                                             # both decoders read the same samples
+    for rep in arm["reports"].values():
+        for k in ("ref_fid", "ref_is") if arm["gen_metric"] == "ref_fid" else ("gfid", "gis"):
+            if k in arm["not_measured"]: assert rep["metrics"].get(k) is None
+            else: assert finite(rep["metrics"][k]) and rep["metrics"][k] >= 0, (k, rep)
 
 
 def check_tab2(r):
@@ -168,7 +177,32 @@ def check_fig5_generation(r):
     assert r["figures"] == ["fig5_generation_vs_E.png"] and finite(r["seconds"]["total"])
 
 
-CHECKS = {"fig5_generation": check_fig5_generation,
+def check_fig8_9_scaling_generation(r):
+    "One record per pair and CFG scale; each size step holds the other half fixed; verdicts follow from the steps."
+    runs, cfgs = r["runs"], sorted({x["cfg"] for x in r["runs"]})
+    assert len(cfgs) >= 2 and len({x["pair"] for x in runs}) * len(cfgs) == len(runs)
+    for x in runs:
+        assert x["pair"] == f"{x['encoder']}-{x['decoder']}" and finite(x["val_psnr"]) and 0 < x["val_psnr"] < 100, x
+        assert finite(x["enc_params_m"]) and finite(x["dec_params_m"]), x
+        for k, metric in (("gen_fid", r["gen_metric"]), ("gen_is", r["gen_metric"].replace("fid", "is"))):
+            if metric in r["not_measured"]: assert x[k] is None, (k, x)
+            else: assert finite(x[k]) and x[k] >= 0, (k, x)
+    by = {(x["pair"], x["cfg"]): x for x in runs}
+    for part, other in (("encoder", "decoder"), ("decoder", "encoder")):
+        n = 0
+        for s, steps in r["steps"][part].items():
+            for st in steps:
+                a, b = by[(st["from"], float(s))], by[(st["to"], float(s))]
+                assert a[other] == b[other] and a[part] != b[part], st                    # the other half is fixed
+                assert b[f"{part[:3]}_params_m"] > a[f"{part[:3]}_params_m"], st          # from smaller to bigger
+                if st["d_gen_fid"] is not None: assert abs(st["d_gen_fid"] - (b["gen_fid"] - a["gen_fid"])) < 1e-9; n += 1
+        v = r["verdicts"][part]
+        assert v["steps"] == n and v["worse"] + v["better"] == n and 0 <= v["beyond_sampling_spread"] <= n
+    assert (r["encoder_harmful"] is None) == (r["verdicts"]["encoder"]["steps"] == 0)
+    assert r["figures"] == ["fig8_9_generation.png"] and finite(r["seconds"]["total"])
+
+
+CHECKS = {"fig5_generation": check_fig5_generation, "fig8_9_scaling_generation": check_fig8_9_scaling_generation,
           "fig2_sweep": check_fig2, "fig3_recon_over_E": check_fig3, "fig4_resolution": check_fig4,
           "fig6_7_scaling": check_fig6_7, "fig10_losses": check_fig10, "tab2_precision": check_tab2,
           "tab1_sizes": check_tab1, "tab3_4_peers": check_tab3_4, "quickstart": check_quickstart,
@@ -202,4 +236,16 @@ def test_samples_tab6_paper_preset_refuses_without_runs(name, tmp_path):
         pm.execute_notebook(str(NBS / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
                             parameters={"preset": "paper", "out_dir": str(tmp_path / "out")},
                             kernel_name="python3", cwd=str(NBS), progress_bar=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["fig5_generation", "fig8_9_scaling_generation"])
+def test_generation_paper_preset_stops_before_training(name, tmp_path):
+    "preset 'paper' without ImageNet, tokenizers, reference or Inception stops at once, naming each, and trains nothing."
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(NBS / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
+                            parameters={"preset": "paper", "out_dir": str(tmp_path / "out")},
+                            kernel_name="python3", cwd=str(NBS), progress_bar=False)
+    msg = str(e.value)
+    for what in ("stops before any training", "-p data", "-p val_data", "-p tokenizers", "-p reference"): assert what in msg, what
     assert not (tmp_path / "out").exists()

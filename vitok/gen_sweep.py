@@ -20,7 +20,7 @@ from .train import read_log
 from .utils import file_sha256, write_json
 
 # %% auto #0
-__all__ = ['cache_and_dit', 'measure_samples', 'gen_point', 'digits_dit']
+__all__ = ['cache_and_dit', 'measure_samples', 'gen_point', 'digits_dit', 'require_paper_generation', 'trained_tokenizers']
 
 # %% ../nbs/65_gen_sweep.ipynb #27d77151
 def _encoded(lat: Path, split: str) -> bool:
@@ -108,3 +108,34 @@ def digits_dit(G: GenerateSettings, out, source: str | Path = "", log=print) -> 
     log(f"tokenizer {variant} c={channels}: held-out PSNR {r['val_psnr']}; {size} ({dit_steps} steps): held-out diffusion "
         f"loss {r['val_loss']} ({r['seconds']} s)")
     return r
+
+# %% ../nbs/65_gen_sweep.ipynb #b72e4d10
+def require_paper_generation(data: str, val_data: str, reference: str, tokenizers: str, lacking: str = "",
+                             tokenizers_from: str = "a sweep's run folder, OUT/run", download: bool | None = None) -> None:
+    "Stop a generation figure's paper preset before any training with one error naming every missing input and its fix."
+    from vitok.metrics import WEIGHTS, WeightsMissing, weights_path
+    why = []
+    if data == "builtin-digits" or not Path(data).expanduser().exists():
+        why.append(f"-p data {data!r}: not the paper's training images (ImageNet train)")
+    if not val_data or not Path(val_data).expanduser().exists():
+        why.append(f"-p val_data {val_data!r}: not set or does not exist (ImageNet val_256)")
+    if not tokenizers or not Path(tokenizers).expanduser().is_dir():
+        why.append(f"-p tokenizers {tokenizers!r}: not set or not a folder ({tokenizers_from})")
+    elif lacking: why.append(lacking)
+    if not reference or not Path(reference).expanduser().exists():
+        why.append(f"-p reference {reference!r}: not set or does not exist (ADM's VIRTUAL_imagenet256_labeled.npz)")
+    try: weights_path("inception", download=download)
+    except WeightsMissing as e: why.append(str(e).replace(WEIGHTS["inception"].used_for, "gFID / gIS", 1))
+    if why: raise FileNotFoundError("preset 'paper' stops before any training; missing:\n" + "\n".join("  " + w for w in why))
+
+def trained_tokenizers(folder, runs: list[dict]) -> tuple[list, str]:
+    """For each of `runs` ({'variant', 'channels', 'resolution'}), the finished run folder under `folder` trained with those
+    settings (None if there is none), and a message naming the missing ones ('' if none is)."""
+    found = {}
+    for f in sorted(Path(folder).expanduser().glob("*/config.json")):
+        if not (f.parent / "final").is_dir(): continue
+        c = json.loads(f.read_text())
+        found.setdefault((c.get("variant"), c.get("channels"), c.get("resolution")), f.parent)
+    dirs = [found.get((r["variant"], r["channels"], r["resolution"])) for r in runs]
+    lack = [f"{r['variant']} c={r['channels']} at {r['resolution']}p" for r, d in zip(runs, dirs) if d is None]
+    return dirs, (f"-p tokenizers {folder}: no finished run (NAME/config.json and NAME/final) for {', '.join(lack)}" if lack else "")
