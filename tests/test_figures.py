@@ -249,3 +249,12 @@ def test_generation_paper_preset_stops_before_training(name, tmp_path):
     msg = str(e.value)
     for what in ("stops before any training", "-p data", "-p val_data", "-p tokenizers", "-p reference"): assert what in msg, what
     assert not (tmp_path / "out").exists()
+
+
+def test_fig10_paper_preset_stops_before_training(tmp_path):
+    "fig10 (DiT arm included) at preset 'paper' without ImageNet stops before any run, naming the data parameters."
+    with pytest.raises(pm.PapermillExecutionError, match="preset 'paper' needs the paper's data") as e:
+        pm.execute_notebook(str(NBS / "fig10_losses.ipynb"), str(tmp_path / "fig10.ipynb"),
+                            parameters={"preset": "paper", "out_dir": str(tmp_path / "out")},
+                            kernel_name="python3", cwd=str(NBS), progress_bar=False)
+    assert "-p data" in str(e.value) and not (tmp_path / "out").exists()
