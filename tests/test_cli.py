@@ -27,7 +27,7 @@ VIDEO_GAP = {"S-B/8x8", "S-B/4x16"}  # faithful count vs the paper's 768-input e
 def test_vitok_info_json_matches_paper(row, capsys):
     vitok_info(row["variant"], channels=16, resolution=row["res"], frames=row["frames"], json=True)
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"variant", "tokens", "channels", "E", "pixels_per_float", "params_m", "gflops"}
+    assert set(out) == {"variant", "kind", "tokens", "channels", "E", "pixels_per_float", "params_m", "gflops"}
     assert set(out["params_m"]) == set(out["gflops"]) == {"encoder", "decoder", "total"}
     g = out["gflops"][row["part"]]
     tol = 0.03 if row["variant"] in VIDEO_GAP else 0.01

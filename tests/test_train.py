@@ -156,3 +156,19 @@ def test_tiny_preset_improves_psnr_by_6db(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     evals = [r for r in logs(tmp_path) if "val_psnr" in r]
     assert evals[0]["step"] == 0 and evals[-1]["val_psnr"] - evals[0]["val_psnr"] >= 6.0, evals
+
+
+def test_appendix_variants_train_and_stage2_can_train_the_encoder(tmp_path):
+    "Latent / Mask ViTok train from the CLI settings and keep them through stage 2; train_encoder unfreezes the encoder."
+    torch.set_num_threads(1)
+    s1 = Trainer(cfg(tmp_path / "s1", steps=3, latent_tokens=4, mask=True, mask_min=1)).fit()
+    m1 = ViTok.from_pretrained(tmp_path / "s1" / "final")
+    assert m1.cfg.kind == "mask latent" and m1.cfg.keep_choices() == [1, 2, 4] and s1.model.cfg == m1.cfg
+    enc = {k: v for k, v in params(m1).items() if k.startswith("encoder.")}
+    for name, train_encoder in (("frozen", False), ("full", True)):
+        t = Trainer(train_preset("smoke-stage2", out=str(tmp_path / name), init=str(tmp_path / "s1"), steps=2, eval_every=2,
+                                 eval_images=4, num_workers=0, train_encoder=train_encoder)).fit()
+        assert (t.cfg.latent_tokens, t.cfg.mask, t.cfg.mask_min) == (4, True, 1)        # stage 2 records the model it fine-tunes
+        after = params(ViTok.from_pretrained(tmp_path / name / "final"))
+        moved = [k for k in enc if not torch.equal(enc[k], after[k])]
+        assert bool(moved) == train_encoder, (name, moved[:3])

@@ -44,7 +44,7 @@ def parse_variant(name: str) -> tuple[str, str, int, int]:
                          f"positive, e.g. 'S-B/16', 'S-B/4x8'.")
     return m[1], m[2], q, p
 
-# %% ../nbs/00_config.ipynb #ed887835
+# %% ../nbs/00_config.ipynb #3dbf496e
 def swiglu_hidden(width: int, ratio: float = 8 / 3, multiple_of: int = 8) -> int:
     "SwiGLU hidden width: `ratio * width` rounded up to a multiple of `multiple_of` (2048 for 768)."
     return multiple_of * math.ceil(round(width * ratio, 6) / multiple_of)
@@ -62,6 +62,9 @@ class ViTokConfig:
     pos_grid: int = 16        # learned pos_grid x pos_grid table in the encoder (0: none)
     rope_base: float = 10000.0
     logvar_clip: tuple = (-30.0, 20.0)
+    latent_tokens: int = 0    # l > 0: Latent ViTok (appendix, Fig 19), l learned 1D latent tokens; 0: one token per tubelet
+    mask: bool = False        # Mask ViTok (appendix, Fig 20): trained to decode from its first k latent tokens
+    mask_min: int = 0         # Mask ViTok: the smallest k trained (0: L / 8, the paper's 32 of 256)
 
     def __post_init__(self):
         for k in ("encoder", "decoder"):
@@ -71,6 +74,11 @@ class ViTokConfig:
             if isinstance(v, numbers.Integral) and not isinstance(v, bool): setattr(self, k, int(v))
         check_positive(patch=self.patch, tubelet=self.tubelet, channels=self.channels, resolution=self.resolution,
                        frames=self.frames)
+        for k in ("latent_tokens", "mask_min"):
+            v = getattr(self, k)
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"{k} must be an integer >= 0, got {v!r}")
+            setattr(self, k, int(v))
 
     @classmethod
     def from_name(cls, name: str, channels: int = 16, frames: int = 1, resolution: int = 256, **kw):
@@ -79,6 +87,7 @@ class ViTokConfig:
         cfg = cls(encoder=enc, decoder=dec, patch=p, tubelet=q, channels=channels,
                   frames=frames, resolution=resolution, **kw)
         cfg.check_input(frames, resolution, resolution)
+        if cfg.mask: cfg.keep_choices()                      # a mask_min above the token count fails here, not in training
         return cfg
 
     @property
@@ -110,9 +119,21 @@ class ViTokConfig:
         return t // self.tubelet, h // self.patch, w // self.patch
 
     def tokens(self, *args) -> int:
-        "L, the number of latent tokens."
+        "The number of latent tokens: L = (T/q)(H/p)(W/p), or l for Latent ViTok (whatever the input size)."
         gt, gh, gw = self.grid(*args)
-        return gt * gh * gw
+        return self.latent_tokens or gt * gh * gw
+
+    @property
+    def kind(self) -> str:
+        "'simple', 'latent', 'mask simple' or 'mask latent' (the appendix's names)."
+        return ("mask " if self.mask else "") + ("latent" if self.latent_tokens else "simple")
+
+    def keep_choices(self, *args) -> list[int]:
+        "Mask ViTok: the kept-token counts k drawn in training, powers of two from `mask_min` (0: L/8) up to L, and L."
+        L = self.tokens(*args)
+        lo = self.mask_min or max(1, L // 8)
+        if lo > L: raise ValueError(f"mask_min={lo} is more than the {L} latent tokens of {self.name}")
+        return sorted({2 ** i for i in range(L.bit_length()) if lo <= 2 ** i <= L} | {L})
 
     def E(self, *args) -> int:
         "E = L x c, floats in the latent."

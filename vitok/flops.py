@@ -49,21 +49,22 @@ def count_macs(model: nn.Module, x: torch.Tensor, run=None) -> dict:
         for h in handles: h.remove()
     return dict(totals)
 
-# %% ../nbs/03_flops.ipynb #08eafb89
+# %% ../nbs/03_flops.ipynb #ede773b8
 def n_params(m: nn.Module) -> int: return sum(p.numel() for p in m.parameters())
 
-def model_stats(variant: str, channels: int = 16, resolution: int = 256, frames: int = 1) -> dict:
-    "Parameters (M) and GFLOPs (MACs, per sample) of encoder, decoder and total, plus L, E, pixels/float."
-    cfg = ViTokConfig.from_name(variant, channels=channels, frames=frames, resolution=resolution)
+def model_stats(variant: str, channels: int = 16, resolution: int = 256, frames: int = 1, **kw) -> dict:
+    """Parameters (M) and GFLOPs (MACs, per sample) of encoder, decoder and total, plus L, E, pixels/float;
+    `kw`: other `ViTokConfig` fields (`latent_tokens`, `mask`)."""
+    cfg = ViTokConfig.from_name(variant, channels=channels, frames=frames, resolution=resolution, **kw)
     with torch.device("meta"):
-        model = ViTok(cfg)
+        model = ViTok(cfg).eval()                   # inference: a Mask ViTok keeps all its tokens
         model.check_inputs = False                   # meta tensors hold no values to check
         x = torch.empty(1, 3, frames, resolution, resolution) if cfg.is_video else torch.empty(1, 3, resolution, resolution)
     macs = count_macs(model, x, lambda m, x: m(x, sample=False))
     p = {"encoder": n_params(model.encoder), "decoder": n_params(model.decoder)}
     r = lambda v, nd: round(v, nd)
     return {
-        "variant": cfg.name, "tokens": cfg.tokens(), "channels": channels, "E": cfg.E(),
+        "variant": cfg.name, "kind": cfg.kind, "tokens": cfg.tokens(), "channels": channels, "E": cfg.E(),
         "pixels_per_float": cfg.pixels_per_float(),
         "params_m": {k: r(v / 1e6, 3) for k, v in {**p, "total": sum(p.values())}.items()},
         "gflops": {k: r(v / 1e9, 3) for k, v in {**macs, "total": sum(macs.values())}.items()},
@@ -94,20 +95,22 @@ def compare_to_paper(rows=PAPER_SIZES, channels: int = 16) -> list[dict]:
                         params_err_pct=rel(ours_p, r["params_m"]), gflops_err_pct=rel(ours_g, r["gflops"])))
     return out
 
-# %% ../nbs/03_flops.ipynb #423f5681
+# %% ../nbs/03_flops.ipynb #323d29ce
 @call_parse
 def vitok_info(
     variant: str,           # variant name, e.g. S-B/16, S-L/16, S-B/4x8
     channels: int = 16,     # latent channels c
     resolution: int = 256,  # input resolution (square)
     frames: int = 1,        # input frames (1: images)
+    latent_tokens: int = 0, # l > 0: Latent ViTok with l 1D latent tokens (appendix, Fig 19)
+    mask: bool = False,     # Mask ViTok (appendix, Fig 20): the same sizes, trained to decode from its first k tokens
     json: bool = False,     # print JSON instead of a table
 ):
     "Parameters and GFLOPs (multiply-accumulates, attention included) of a ViTok variant."
-    try: s = model_stats(variant, channels, resolution, frames)
+    try: s = model_stats(variant, channels, resolution, frames, latent_tokens=latent_tokens, mask=mask)
     except ValueError as e: raise CliError(f"vitok-info: {e}") from None      # one line on the command line
     if json: print(dumps(s)); return s
-    print(f"{s['variant']}  input {frames}x{resolution}x{resolution}  L={s['tokens']}  c={channels}  E={s['E']}  "
+    print(f"{s['variant']} ({s['kind']})  input {frames}x{resolution}x{resolution}  L={s['tokens']}  c={channels}  E={s['E']}  "
           f"pixels/float={s['pixels_per_float']:g}")
     for part in ("encoder", "decoder", "total"):
         print(f"  {part:8} {s['params_m'][part]:9.2f} M params  {s['gflops'][part]:9.2f} GFLOPs")

@@ -18,16 +18,16 @@ from .transforms import frames_as_batch
 # %% auto #0
 __all__ = ['linear_warmup', 'Stage2']
 
-# %% ../nbs/23_stage2.ipynb #bf47f964
+# %% ../nbs/23_stage2.ipynb #b042320e
 def linear_warmup(step: int, warmup: int) -> float:
     "Factor of step `step` (0-based) in a linear warm-up: (step+1)/warmup up to 1 (1 throughout when warmup <= 0)."
     return 1.0 if warmup <= 0 else min(1.0, (step + 1) / warmup)
 
 class Stage2:
-    "Stage 2's parts: the encoder frozen, a StyleGAN discriminator and its AdamW, the EMA of the weights, warm-up, R1."
+    "Stage 2's parts: the encoder frozen (unless `train_encoder`), a StyleGAN discriminator and its AdamW, the EMA of the weights, warm-up, R1."
     def __init__(self, model: ViTok, cfg: TrainConfig, device="cpu", amp=None, world: int = 1):
         self.model, self.cfg, self.amp, self.world = model, cfg, amp or nullcontext(), world
-        model.encoder.requires_grad_(False).eval()
+        if not cfg.train_encoder: model.encoder.requires_grad_(False).eval()     # the paper's stage 2: decoder only
         self.disc = Discriminator(cfg.resolution, cfg.disc_channels).to(device).requires_grad_(False)
         self.d_opt = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=(cfg.beta1, cfg.beta2),
                                        weight_decay=cfg.weight_decay)

@@ -30,7 +30,7 @@ from .utils import NotWritable, check_writable, reading, set_threads, write_json
 __all__ = ['NonFiniteLoss', 'Trainer', 'read_log', 'vitok_train', 'settings_flags', 'parse_flags', 'parse_args', 'run_cli',
            'main']
 
-# %% ../nbs/24_train.ipynb #20fd44b5
+# %% ../nbs/24_train.ipynb #21eb150c
 class NonFiniteLoss(RuntimeError):
     "Raised after `max_bad_steps` non-finite losses in a row."
 
@@ -81,10 +81,12 @@ class Trainer:
     def _build_model(self) -> ViTok:
         cfg = self.cfg
         if cfg.stage == 1:
-            return ViTok(ViTokConfig.from_name(cfg.variant, channels=cfg.channels, frames=cfg.frames, resolution=cfg.resolution))
+            return ViTok(ViTokConfig.from_name(cfg.variant, channels=cfg.channels, frames=cfg.frames, resolution=cfg.resolution,
+                                               latent_tokens=cfg.latent_tokens, mask=cfg.mask, mask_min=cfg.mask_min))
         if not cfg.init: raise ValueError("--stage 2 needs --init RUN (the stage-1 run folder) to start from.")
         model, _ = load_tokenizer(cfg.init)
-        cfg.variant, cfg.channels = model.cfg.name, model.cfg.channels
+        m = model.cfg                             # stage 2 keeps the stage-1 model; the config records it
+        cfg.variant, cfg.channels, cfg.latent_tokens, cfg.mask, cfg.mask_min = m.name, m.channels, m.latent_tokens, m.mask, m.mask_min
         return model
 
     def _resume(self):
@@ -129,7 +131,7 @@ class Trainer:
         cfg, step = self.cfg, self.step
         lr = cfg.lr_at(step)
         for g in self.opt.param_groups: g["lr"] = lr
-        self.net.train(); self.model.encoder.train(self.s2 is None)
+        self.net.train(); self.model.encoder.train(self.s2 is None or cfg.train_encoder)
         L = self.model.cfg.tokens(*(x.shape[2:] if x.ndim == 5 else (1, *x.shape[2:])))
         noise = latent_noise((x.shape[0], L, self.model.cfg.channels), (step * self.world + self.rank) * self.b, cfg.seed)
         with self.amp:

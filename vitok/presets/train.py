@@ -13,7 +13,7 @@ from dataclasses import dataclass, asdict
 __all__ = ['TRAIN_PRESETS', 'RESUME_MAY_CHANGE', 'DIT_PRESETS', 'TrainConfig', 'check_rules', 'pick_preset', 'train_preset',
            'changed_settings', 'DiTTrainConfig', 'dit_preset']
 
-# %% ../../nbs/07_train_settings.ipynb #a5343286
+# %% ../../nbs/07_train_settings.ipynb #d7df4598
 @dataclass
 class TrainConfig:
     "Every setting of one training run (stage 1 or stage 2); `vitok-train` has one flag per field."
@@ -22,12 +22,16 @@ class TrainConfig:
     resolution: int = 64           # training resolution (square crops)
     frames: int = 1                # frames per clip (1: images)
     fps: float | None = None       # video sampling rate in frames per second (paper: 8); none: consecutive frames
+    latent_tokens: int = 0         # l > 0: Latent ViTok with l 1D latent tokens (appendix, Fig 19); 0: the simple ViTok
+    mask: bool = False             # Mask ViTok (appendix, Fig 20): train to decode from a random first k latent tokens
+    mask_min: int = 0              # Mask ViTok: the smallest k drawn (0: L / 8, the paper's 32 of 256)
     data: str = "builtin"          # 'builtin', 'builtin-videos', an image or video folder, or webdataset shards
     val_data: str = ""             # validation data; empty: the validation split of --data
     out: str = "runs/vitok"        # run folder: config.json, log.jsonl, ckpt/, final/
     overwrite: bool = False        # start over in a run folder that holds another run (deletes its config.json, log.jsonl, ckpt/, final/)
     stage: int = 1                 # 1: MSE + LPIPS + KL; 2: encoder frozen, decoder fine-tuned with the GAN
     init: str = ""                 # stage 2: the stage-1 run folder (or a save_pretrained folder) to start from
+    train_encoder: bool = False    # stage 2: fine-tune the encoder too ("full fine-tuning", Fig 18); default: frozen
     batch: int = 16                # global batch (all ranks together)
     steps: int = 600               # optimiser steps
     lr: float | None = None        # peak learning rate; none: 1e-4 * batch * frames / 256 (paper)
@@ -83,13 +87,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict: return asdict(self)
 
-# %% ../../nbs/07_train_settings.ipynb #d17b4874
+# %% ../../nbs/07_train_settings.ipynb #8066e4a8
 def _int(v) -> bool: return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 def _real(v) -> bool: return isinstance(v, numbers.Real) and not isinstance(v, bool)
 _RULES = (      # (fields, test, what the test asks for)
     (("channels", "resolution", "frames", "batch", "steps", "eval_every", "eval_images", "log_every", "r1_every",
       "disc_channels", "max_bad_steps"), lambda v: _int(v) and v >= 1, "a positive integer"),
-    (("warmup", "ckpt_every", "keep_last", "disc_warmup", "num_workers", "stop_after"), lambda v: _int(v) and v >= 0,
+    (("warmup", "ckpt_every", "keep_last", "disc_warmup", "num_workers", "stop_after", "latent_tokens", "mask_min"),
+     lambda v: _int(v) and v >= 0,
      "an integer >= 0"),
     (("threads",), lambda v: v is None or (_int(v) and v >= 1), "none or a positive integer"),
     (("grad_clip", "weight_decay", "kl_weight", "lpips_weight", "gan_weight", "r1_weight"), lambda v: _real(v) and v >= 0,
