@@ -202,12 +202,93 @@ def check_fig8_9_scaling_generation(r):
     assert r["figures"] == ["fig8_9_generation.png"] and finite(r["seconds"]["total"])
 
 
+def check_fig13_frames(r):
+    "Frame counts at one pixels-per-float; all measured on the same held-out clips; the verdict follows from the runs."
+    runs, res = r["runs"], r["eval"]["resolution"]
+    assert len(runs) >= 3 and [x["frames"] for x in runs] == sorted({x["frames"] for x in runs})
+    assert len({x["pixels_per_float"] for x in runs}) == 1 and len({(x["q"], x["p"], x["c"]) for x in runs}) == 1
+    for x in runs:
+        assert {"frames", "q", "p", "c", "E", "pixels_per_float", "val_psnr", "val_ssim"} <= set(x)
+        assert x["E"] == x["tokens"] * x["c"] and x["tokens"] == x["frames"] // x["q"] * (res // x["p"]) ** 2
+        assert math.isclose(x["pixels_per_float"], x["frames"] * res * res * 3 / x["E"])
+        assert finite(x["val_psnr"]) and 0 < x["val_psnr"] < 100 and finite(x["val_ssim"]) and -1 <= x["val_ssim"] <= 1
+        assert len(x["clip_psnr"]) == r["eval"]["clips"] and r["eval"]["frames"] == runs[-1]["frames"]
+        check_metrics(x["name"], x["own_clips"], r["not_measured"], keys=("psnr", "ssim", "rfid", "rfvd"))
+    assert [(s["from"], s["to"]) for s in r["steps"]] == [(a["frames"], b["frames"]) for a, b in zip(runs, runs[1:])]
+    assert r["more_frames_better"] == all(b["val_psnr"] > a["val_psnr"] for a, b in zip(runs, runs[1:]))
+    assert math.isclose(r["psnr_gain_db"], runs[-1]["val_psnr"] - runs[0]["val_psnr"])
+    assert r["figures"] == ["fig13_frames.png", "fig13_clip.png"] and finite(r["seconds"]["total"])
+
+
+def check_tab5_video_recon(r):
+    "Table 5's peers as printed; our three rows counted against the paper's GFLOPs; metrics only with checkpoints."
+    rows = {"S-B/4x8", "S-B/8x8", "S-B/4x16"}
+    assert set(r["sizes"]) == set(r["ours"]) == set(r["paper"]["vitok"]) == rows
+    assert set(r["paper"]["peers"]) == {"TATS", "MAGViT", "MAGViTv2", "LARP-L-Long"}
+    for v, s in r["sizes"].items():
+        assert s["tokens"] == r["paper"]["vitok"][v][2] and finite(s["params_m"]) and finite(s["gflops"])
+        assert abs(s["gflops_err_pct"]) < 3 and abs(s["params_err_pct"]) < 3 and s["gflops"] < 505.3
+        o = r["ours"][v]
+        if o["metrics"] is None: assert o["why_not_measured"]
+        else: check_metrics(v, o["metrics"], o["not_measured"], keys=("psnr", "ssim", "rfid", "rfvd"))
+    assert r["fewer_gflops_than_larp"] is True
+    s = r["stand_in"]
+    if r["preset"] != "paper":
+        assert s["pixels_per_float"] == 48 and s["E"] == s["tokens"] * s["channels"]
+        check_metrics("stand-in", s["metrics"], s["not_measured"], keys=("psnr", "ssim", "rfid", "rfvd"))
+    assert r["figures"] == ["tab5_sizes.png"] and finite(r["seconds"]["total"])
+
+
+def check_tab7_video_generation(r):
+    "Table 7's 8 rows as printed; our 3 rows' sizes counted; gFID / gFVD None with a reason unless measured; the tiny video DiT's numbers."
+    rows = r["paper"]["rows"]
+    assert len(rows) == 8 and [x["gfvd"] for x in rows[-3:]] == [27.44, 52.71, 92.46] and [x["tokens"] for x in rows[-3:]] == [1024, 512, 256]
+    s = r["sizes"]
+    assert [s[v]["tokens"] for v in ("S-B/4x8", "S-B/8x8", "S-B/4x16")] == [1024, 512, 256]
+    for v, x in s.items():
+        assert x["E"] == x["tokens"] * 16 and all(finite(x[k]) and x[k] > 0 for k in
+                                                  ("tokenizer_params_m", "tokenizer_gflops", "dit_params_m", "dit_gflops")), (v, x)
+    assert s["S-B/4x8"]["dit_gflops"] > s["S-B/8x8"]["dit_gflops"] > s["S-B/4x16"]["dit_gflops"]
+    for v, o in r["ours"].items():
+        if o["why_missing"]: assert o["gfid"] is None and o["gfvd"] is None and v in r["not_measured"], (v, o)
+        else: assert finite(o["gfid"]) and o["gfid"] >= 0 and finite(o["gfvd"]) and o["gfvd"] >= 0, (v, o)
+    assert finite(r["runtime_s"])
+    if r["preset"] == "paper": return
+    assert all(o["gfid"] is None and o["gfvd"] is None for o in r["ours"].values())
+    t = r["tiny"]
+    g = t["generator"]
+    assert g["frames"] > 1 and len(g["grid"]) == 3 and g["grid"][0] > 1 and g["num_classes"] == 2 and g["dit_size"].startswith("DiT-")
+    assert finite(g["val_psnr"][-1]) and 0 < g["val_psnr"][-1] < 100 and all(finite(v) and v >= 0 for v in g["val_loss"])
+    cfgs = [x["cfg"] for x in t["cfg_runs"]]
+    assert 2.0 in cfgs and cfgs == sorted(cfgs)
+    for x in t["cfg_runs"] + [t["real_heldout"]]:
+        assert 0 <= x["agreement"] <= 1 and x["chance"] == 0.5 and x["clips"] >= 4, x
+        assert all(finite(m) and m >= 0 for m in x["motion"].values()), x
+    assert not {"gfid", "gfvd"} & set(t) and set(t["clips"]) == {"generated.mp4", "generated.gif", "real.mp4", "real.gif"}
+    assert r["figures"] == ["tab7_clips.png", "tab7_video_generation.png"]
+
+
+def check_fig16_video_samples(r):
+    "Clips at CFG 2.0 saved as MP4 and GIF (and one MP4 per clip); on the built-in videos, the source agreement (not gFVD)."
+    assert r["cfg"] == 2.0 and r["sample_steps"] >= 1 and finite(r["runtime_s"])
+    assert r["videos"]["mp4"] == "samples.mp4" and r["videos"]["gif"] == "samples.gif"
+    assert len(r["videos"]["each"]) == len(r["classes"]) * r["per_class"] and r["figures"] == ["fig16_frames.png"]
+    c, t, h, w = r["clip_shape"]
+    assert c == 3 and t > 1 and h == w
+    if r["preset"] == "paper": return
+    a = r["source_agreement"]
+    assert 0 <= a["agreement"] <= 1 and 0 <= a["real_heldout"] <= 1 and a["clips"] == len(r["videos"]["each"]) and a["chance"] == 0.5
+    assert r["metrics_kind"].startswith("source agreement") and r["generator"]["num_classes"] == 2
+
+
 CHECKS = {"fig5_generation": check_fig5_generation, "fig8_9_scaling_generation": check_fig8_9_scaling_generation,
           "fig2_sweep": check_fig2, "fig3_recon_over_E": check_fig3, "fig4_resolution": check_fig4,
           "fig6_7_scaling": check_fig6_7, "fig10_losses": check_fig10, "tab2_precision": check_tab2,
           "tab1_sizes": check_tab1, "tab3_4_peers": check_tab3_4, "quickstart": check_quickstart,
           "train_tiny": check_train_tiny, "generate_tiny": check_generate_tiny,
-          "fig14_15_samples": check_fig14_15_samples, "tab6_generation": check_tab6_generation}
+          "fig14_15_samples": check_fig14_15_samples, "tab6_generation": check_tab6_generation,
+          "fig13_frames": check_fig13_frames, "tab5_video_recon": check_tab5_video_recon,
+          "tab7_video_generation": check_tab7_video_generation, "fig16_video_samples": check_fig16_video_samples}
 
 
 def test_every_figure_notebook_has_a_check():
@@ -258,3 +339,17 @@ def test_fig10_paper_preset_stops_before_training(tmp_path):
                             parameters={"preset": "paper", "out_dir": str(tmp_path / "out")},
                             kernel_name="python3", cwd=str(NBS), progress_bar=False)
     assert "-p data" in str(e.value) and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name, needs", [("fig13_frames", ("stops before any training", "-p data", "-p val_data")),
+                                         ("tab5_video_recon", ("stops before any work", "-p ckpt_4x8", "-p ckpt_8x8", "-p ckpt_4x16", "-p ucf101")),
+                                         ("tab7_video_generation", ("stops before any work", "-p dit_run_4x8", "-p data")),
+                                         ("fig16_video_samples", ("stops before any work", "-p dit_run"))])
+def test_video_paper_preset_stops_early(name, needs, tmp_path):
+    "The video notebooks at preset 'paper' without data, checkpoints or runs stop before any work, naming each."
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(NBS / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
+                            parameters={"preset": "paper", "out_dir": str(tmp_path / "out")},
+                            kernel_name="python3", cwd=str(NBS), progress_bar=False)
+    for what in needs: assert what in str(e.value), what
+    assert not (tmp_path / "out").exists()
