@@ -296,6 +296,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'vitok.gen_sweep.measure_samples': ('gen_sweep.html#measure_samples', 'vitok/gen_sweep.py'),
                                  'vitok.gen_sweep.require_paper_generation': ( 'gen_sweep.html#require_paper_generation',
                                                                                'vitok/gen_sweep.py'),
+                                 'vitok.gen_sweep.train_generator': ('gen_sweep.html#train_generator', 'vitok/gen_sweep.py'),
                                  'vitok.gen_sweep.trained_tokenizers': ('gen_sweep.html#trained_tokenizers', 'vitok/gen_sweep.py')},
             'vitok.latents': { 'vitok.latents.LatentDataset': ('latents.html#latentdataset', 'vitok/latents.py'),
                                'vitok.latents.LatentDataset.__getstate__': ('latents.html#latentdataset.__getstate__', 'vitok/latents.py'),
