@@ -172,3 +172,5 @@ def test_appendix_variants_train_and_stage2_can_train_the_encoder(tmp_path):
         after = params(ViTok.from_pretrained(tmp_path / name / "final"))
         moved = [k for k in enc if not torch.equal(enc[k], after[k])]
         assert bool(moved) == train_encoder, (name, moved[:3])
+    Trainer(train_preset("smoke-stage2", out=str(tmp_path / "frozen"), init=str(tmp_path / "s1"), steps=2, eval_every=2,
+                         eval_images=4, num_workers=0)).fit()     # the same run again: not refused for --init's model fields

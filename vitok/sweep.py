@@ -64,7 +64,7 @@ def run_names(runs: list[dict]) -> list[str]:
         raise ValueError(f"the grid has duplicate points: {dup}")
     return names
 
-# %% ../nbs/40_sweep.ipynb #f2c27650
+# %% ../nbs/40_sweep.ipynb #c71621c8
 def train_flags(cfg: TrainConfig) -> list[str]:
     "`vitok-train` flags that give back `cfg` (fields left None are left to the command line's default)."
     d = dataclasses.asdict(cfg) | {"lr": cfg.peak_lr}
@@ -79,9 +79,11 @@ def train(cfg: TrainConfig, nproc: int = 1):
                     "-m", "vitok.train", *train_flags(cfg)], check=True)
 
 def _norm(d: dict) -> dict:
-    "A config as JSON would give it back, without the output folder, `lr` as the peak rate it resolves to."
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    peak = TrainConfig(**{k: v for k, v in d.items() if k in known}).peak_lr   # a torchrun job saves lr=None as its peak
+    """A config as JSON would give it back, without the output folder, `lr` as the peak rate it resolves to; fields added
+    to `TrainConfig` after it was saved read as their defaults."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    d = defaults | d
+    peak = TrainConfig(**{k: v for k, v in d.items() if k in defaults}).peak_lr   # a torchrun job saves lr=None as its peak
     return {k: v for k, v in json.loads(json.dumps(d | {"lr": peak})).items() if k not in ("out", "overwrite")}
 
 def same_settings(folder, cfg: TrainConfig, saved: dict | None = None) -> dict:
@@ -91,7 +93,8 @@ def same_settings(folder, cfg: TrainConfig, saved: dict | None = None) -> dict:
         if not f.exists(): return {}
         saved = json.loads(f.read_text())
     a, b = _norm(saved), _norm(dataclasses.asdict(cfg))
-    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    model_of_init = {"latent_tokens", "mask", "mask_min"} if cfg.stage == 2 else set()   # stage 2 records --init's model
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in model_of_init}
 
 def _refuse(folder, diff: dict):
     "A clear error if `diff` (from `same_settings`) is not empty: a folder is never reused for other settings."

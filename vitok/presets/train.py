@@ -10,8 +10,8 @@ import dataclasses, json, math, numbers
 from dataclasses import dataclass, asdict
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'RESUME_MAY_CHANGE', 'DIT_PRESETS', 'TrainConfig', 'check_rules', 'pick_preset', 'train_preset',
-           'changed_settings', 'DiTTrainConfig', 'dit_preset']
+__all__ = ['TRAIN_PRESETS', 'RESUME_MAY_CHANGE', 'STAGE2_FROM_INIT', 'DIT_PRESETS', 'TrainConfig', 'check_rules', 'pick_preset',
+           'train_preset', 'changed_settings', 'DiTTrainConfig', 'dit_preset']
 
 # %% ../../nbs/07_train_settings.ipynb #d7df4598
 @dataclass
@@ -146,9 +146,11 @@ def train_preset(name: str, **overrides) -> TrainConfig:
     "A copy of training preset `name` (e.g. 'tiny', 'tiny-stage2') with `overrides` replacing fields."
     return pick_preset(TRAIN_PRESETS, name, overrides, "vitok-train")
 
-# %% ../../nbs/07_train_settings.ipynb #19112d4e
+# %% ../../nbs/07_train_settings.ipynb #8e8d08e7
 RESUME_MAY_CHANGE = frozenset({"out", "overwrite", "steps", "stop_after", "log_every", "eval_every", "ckpt_every",
                                "keep_last", "device", "threads", "num_workers", "compile", "grad_checkpoint", "max_bad_steps"})
+
+STAGE2_FROM_INIT = {"variant", "channels", "latent_tokens", "mask", "mask_min"}   # stage 2 takes the model of --init
 
 def changed_settings(saved: dict, cfg) -> dict:
     """{field: (saved, new)} for the settings that define a run and differ between `saved` (a config.json) and `cfg`
@@ -157,7 +159,7 @@ def changed_settings(saved: dict, cfg) -> dict:
     old = type(cfg)(**{k: saved.get(k, d) for k, d in fields.items()})      # fields added since: their default
     norm = lambda c: json.loads(json.dumps(asdict(c) | {"lr": c.peak_lr}))
     a, b = norm(old), norm(cfg)
-    skip = RESUME_MAY_CHANGE | ({"variant", "channels"} if getattr(cfg, "stage", 1) == 2 else set())
+    skip = RESUME_MAY_CHANGE | (STAGE2_FROM_INIT if getattr(cfg, "stage", 1) == 2 else set())
     return {k: (a[k], b[k]) for k in fields if k not in skip and a[k] != b[k]}
 
 # %% ../../nbs/07_train_settings.ipynb #a70997ce
