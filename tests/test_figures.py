@@ -281,6 +281,46 @@ def check_fig16_video_samples(r):
     assert r["metrics_kind"].startswith("source agreement") and r["generator"]["num_classes"] == 2
 
 
+def check_fig11_video_sweep(r):
+    "Fig 11: one record per video tokenizer (p, q, c, E, held-out val_psnr / val_ssim), the image line, the E ratio."
+    assert r["runs"] and r["image_runs"] and r["ratio_definition"] and "video_vs_image_E_ratio" in r
+    for run in r["runs"]:
+        assert {"p", "q", "c", "E", "val_psnr", "val_ssim"} <= set(run), run
+        assert run["E"] == run["tokens"] * run["c"] == (run["frames"] // run["q"]) * (run["resolution"] // run["p"]) ** 2 * run["c"]
+        assert finite(run["val_psnr"]) and 0 < run["val_psnr"] < 100 and finite(run["val_ssim"]), run
+        for k in ("rfid", "rfvd"):
+            v = run[f"val_{k}"]
+            assert v is None if k in r["not_measured"] else finite(v), (run["name"], k, v)
+    for run in r["image_runs"]:
+        assert run["E"] == run["tokens"] * run["c"] and finite(run["val_psnr"]) and finite(run["val_ssim"]), run
+    assert r["fits"]["val_psnr"]["n"] == len(r["runs"])
+    assert all(r["fits"][f"val_{k}"] is None for k in ("rfid", "rfvd") if k in r["not_measured"])
+    v, frames = r["video_vs_image_E_ratio"], r["runs"][0]["frames"]
+    assert v is None or (finite(v) and v > 0 and abs(r["video_vs_image_E_ratio_per_frame"] - v / frames) < 1e-9)
+    if r["preset"] == "tiny":
+        assert len(r["runs"]) >= 10 and len({x["p"] for x in r["runs"]}) >= 2 and len({x["q"] for x in r["runs"]}) >= 3
+        assert r["octaves"] >= 4 and r["fits"]["val_psnr"]["r"] >= 0.9 and finite(v)
+
+
+def check_fig12_video_detail(r):
+    "Fig 12: equal-E groups across q, every smaller-q minus larger-q pair, and yes/no verdicts."
+    assert r["runs"] and r["equal_E"] and isinstance(r["smaller_q_better"], bool) and isinstance(r["E_dominates"], bool)
+    by = {x["name"]: x for x in r["runs"]}
+    for run in r["runs"]:
+        assert run["E"] == run["tokens"] * run["c"] and finite(run["val_psnr"]) and finite(run["val_ssim"]), run
+    pairs = []
+    for g in r["equal_E"]:
+        rs = [by[n] for n in g["runs"]]
+        assert {x["E"] for x in rs} == {g["E"]} and len({x["q"] for x in rs}) >= 2, g
+        for p in g["pairs"]:
+            a, b = by[p["smaller_q"]], by[p["larger_q"]]
+            assert a["q"] < b["q"] and a["E"] == b["E"] and p["same_c"] == (a["c"] == b["c"]), p
+            assert abs(p["psnr_diff_db"] - (a["val_psnr"] - b["val_psnr"])) < 1e-9
+            pairs.append(p)
+    assert r["n_pairs"] == len(pairs) and r["pairs_smaller_q_better"] == sum(p["psnr_diff_db"] > 0 for p in pairs)
+    assert r["smaller_q_better"] == (r["pairs_smaller_q_better"] > len(pairs) / 2 and r["mean_psnr_diff_db"] > 0)
+
+
 CHECKS = {"fig5_generation": check_fig5_generation, "fig8_9_scaling_generation": check_fig8_9_scaling_generation,
           "fig2_sweep": check_fig2, "fig3_recon_over_E": check_fig3, "fig4_resolution": check_fig4,
           "fig6_7_scaling": check_fig6_7, "fig10_losses": check_fig10, "tab2_precision": check_tab2,
@@ -288,7 +328,8 @@ CHECKS = {"fig5_generation": check_fig5_generation, "fig8_9_scaling_generation":
           "train_tiny": check_train_tiny, "generate_tiny": check_generate_tiny,
           "fig14_15_samples": check_fig14_15_samples, "tab6_generation": check_tab6_generation,
           "fig13_frames": check_fig13_frames, "tab5_video_recon": check_tab5_video_recon,
-          "tab7_video_generation": check_tab7_video_generation, "fig16_video_samples": check_fig16_video_samples}
+          "tab7_video_generation": check_tab7_video_generation, "fig16_video_samples": check_fig16_video_samples,
+          "fig11_video_sweep": check_fig11_video_sweep, "fig12_video_detail": check_fig12_video_detail}
 
 
 def test_every_figure_notebook_has_a_check():
@@ -342,6 +383,8 @@ def test_fig10_paper_preset_stops_before_training(tmp_path):
 
 
 @pytest.mark.parametrize("name, needs", [("fig13_frames", ("stops before any training", "-p data", "-p val_data")),
+                                         ("fig11_video_sweep", ("-p data", "-p val_data", "prepare_ucf101.py")),
+                                         ("fig12_video_detail", ("-p data", "-p val_data", "prepare_ucf101.py")),
                                          ("tab5_video_recon", ("stops before any work", "-p ckpt_4x8", "-p ckpt_8x8", "-p ckpt_4x16", "-p ucf101")),
                                          ("tab7_video_generation", ("stops before any work", "-p dit_run_4x8", "-p data")),
                                          ("fig16_video_samples", ("stops before any work", "-p dit_run"))])
