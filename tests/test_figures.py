@@ -321,6 +321,61 @@ def check_fig12_video_detail(r):
     assert r["smaller_q_better"] == (r["pairs_smaller_q_better"] > len(pairs) / 2 and r["mean_psnr_diff_db"] > 0)
 
 
+def check_fig19_latent_vitok(r):
+    "Latent runs over l at one c and simple runs at the same E: E = l x c (L x c), equal-E pairs and verdicts follow from the runs."
+    runs, simple, s = r["runs"], r["simple"], r["settings"]
+    assert len(runs) == len(s["latent_tokens"]) >= 2 and len(simple) == len(s["simple_channels"])
+    for x in runs + simple:
+        assert finite(x["val_psnr"]) and 0 < x["val_psnr"] < 100 and finite(x["val_ssim"]), x
+        assert finite(x["mflops"]) and x["mflops"] > 0 and x["E"] == x["tokens"] * x["c"], x
+        for k in ("rfid", "ris"):
+            if k in r["not_measured"]: assert x[f"val_{k}"] is None, x
+    assert all(x["kind"] == "latent" and x["tokens"] == x["l"] and x["c"] == s["channels"] for x in runs)
+    assert all(x["kind"] == "simple" and x["l"] is None for x in simple)
+    assert sorted(x["l"] for x in runs) == sorted(s["latent_tokens"])
+    lat, sim = {x["E"]: x for x in runs}, {x["E"]: x for x in simple}
+    assert len(r["equal_E"]) == len(set(lat) & set(sim)) >= 1
+    for p in r["equal_E"]:
+        assert abs(p["d_psnr"] - (lat[p["E"]]["val_psnr"] - sim[p["E"]]["val_psnr"])) < 1e-9
+        assert abs(p["flops_ratio"] - lat[p["E"]]["mflops"] / sim[p["E"]]["mflops"]) < 1e-9 and p["flops_ratio"] > 1, p
+    assert abs(r["max_gap_db"] - max(abs(p["d_psnr"]) for p in r["equal_E"])) < 1e-9
+    assert r["within_gap"] == (r["max_gap_db"] <= s["max_gap_db"] and len(r["equal_E"]) == len(runs))
+    rr = r["fits"]["latent"]["psnr"]["r"]
+    assert r["log_E_fit_ok"] == (finite(rr) and rr >= s["min_r"])
+    assert [f["l"] for f in r["paper_flops"]] == [64, 128, 256, 512, 1024] and all(f["ratio"] > 1 for f in r["paper_flops"])
+    assert r["figures"] and all(n.endswith(".png") for n in r["figures"])
+
+
+def check_fig20_mask_vitok(r):
+    "One Mask model per kind decoded at each k: E = k x c, the trained k flagged, monotonic / versus-plain / better-kind follow."
+    runs, s = r["runs"], r["settings"]
+    assert {x["kind"] for x in runs} == {"simple", "latent"}
+    for x in runs:
+        assert x["E"] == x["k"] * x["c"] and x["c"] == s["channels"] and finite(x["val_psnr"]) and 0 < x["val_psnr"] < 100, x
+        assert finite(x["val_ssim"]), x
+    for kd in ("simple", "latent"):
+        rows = sorted((x for x in runs if x["kind"] == kd), key=lambda x: x["k"])
+        ks = [x["k"] for x in rows]
+        assert len(ks) == len(set(ks)) and (not s["every_k"] or ks == list(range(1, ks[-1] + 1)))
+        tr = [x for x in rows if x["trained_k"]]
+        assert len(tr) >= 2 and tr[-1]["k"] == ks[-1] and all(b["k"] == 2 * a["k"] for a, b in zip(tr, tr[1:]))
+        assert r["monotonic"][kd] == all(b["val_psnr"] > a["val_psnr"] for a, b in zip(tr, tr[1:]))
+        drops = [(a["k"], b["k"]) for a, b in zip(rows, rows[1:]) if b["val_psnr"] <= a["val_psnr"]]
+        assert [(d["from"], d["to"]) for d in r["drops_every_k"][kd]] == drops and r["monotonic_every_k"][kd] == (not drops)
+    cell = {(x["kind"], x["k"]): x for x in runs}
+    assert len(r["plain_simple"]) == len(s["simple_channels"]) == len(r["versus_plain"])
+    for p, v in zip(r["plain_simple"], r["versus_plain"]):
+        assert finite(p["val_psnr"]) and p["E"] == p["tokens"] * p["c"] == v["E"], (p, v)
+        for kd in ("simple", "latent"):
+            if v[f"{kd}_k"] is not None:
+                m = cell[(kd, v[f"{kd}_k"])]
+                assert m["E"] == v["E"] and abs(v[f"{kd}_minus_plain"] - (m["val_psnr"] - p["val_psnr"])) < 1e-9
+    for b in r["kind_better"]:
+        d = cell[("simple", b["k"])]["val_psnr"] - cell[("latent", b["k"])]["val_psnr"]
+        assert abs(b["simple_minus_latent"] - d) < 1e-9 and b["better"] == ("simple" if d > 0 else "latent")
+    assert len(r["figures"]) == 2 and all(n.endswith(".png") for n in r["figures"])
+
+
 CHECKS = {"fig5_generation": check_fig5_generation, "fig8_9_scaling_generation": check_fig8_9_scaling_generation,
           "fig2_sweep": check_fig2, "fig3_recon_over_E": check_fig3, "fig4_resolution": check_fig4,
           "fig6_7_scaling": check_fig6_7, "fig10_losses": check_fig10, "tab2_precision": check_tab2,
@@ -329,7 +384,8 @@ CHECKS = {"fig5_generation": check_fig5_generation, "fig8_9_scaling_generation":
           "fig14_15_samples": check_fig14_15_samples, "tab6_generation": check_tab6_generation,
           "fig13_frames": check_fig13_frames, "tab5_video_recon": check_tab5_video_recon,
           "tab7_video_generation": check_tab7_video_generation, "fig16_video_samples": check_fig16_video_samples,
-          "fig11_video_sweep": check_fig11_video_sweep, "fig12_video_detail": check_fig12_video_detail}
+          "fig11_video_sweep": check_fig11_video_sweep, "fig12_video_detail": check_fig12_video_detail,
+          "fig19_latent_vitok": check_fig19_latent_vitok, "fig20_mask_vitok": check_fig20_mask_vitok}
 
 
 def test_every_figure_notebook_has_a_check():
@@ -396,3 +452,13 @@ def test_video_paper_preset_stops_early(name, needs, tmp_path):
                             kernel_name="python3", cwd=str(NBS), progress_bar=False)
     for what in needs: assert what in str(e.value), what
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["fig19_latent_vitok", "fig20_mask_vitok"])
+def test_appendix_paper_preset_stops_before_training(name, tmp_path):
+    "The appendix notebooks at preset 'paper' without ImageNet stop before any run, naming the data parameters."
+    with pytest.raises(pm.PapermillExecutionError, match="preset 'paper' needs the paper's data") as e:
+        pm.execute_notebook(str(NBS / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
+                            parameters={"preset": "paper", "out_dir": str(tmp_path / "out")},
+                            kernel_name="python3", cwd=str(NBS), progress_bar=False)
+    assert "-p data" in str(e.value) and not (tmp_path / "out").exists()

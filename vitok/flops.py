@@ -49,7 +49,7 @@ def count_macs(model: nn.Module, x: torch.Tensor, run=None) -> dict:
         for h in handles: h.remove()
     return dict(totals)
 
-# %% ../nbs/03_flops.ipynb #ede773b8
+# %% ../nbs/03_flops.ipynb #1977252b
 def n_params(m: nn.Module) -> int: return sum(p.numel() for p in m.parameters())
 
 def model_stats(variant: str, channels: int = 16, resolution: int = 256, frames: int = 1, **kw) -> dict:
@@ -67,7 +67,7 @@ def model_stats(variant: str, channels: int = 16, resolution: int = 256, frames:
         "variant": cfg.name, "kind": cfg.kind, "tokens": cfg.tokens(), "channels": channels, "E": cfg.E(),
         "pixels_per_float": cfg.pixels_per_float(),
         "params_m": {k: r(v / 1e6, 3) for k, v in {**p, "total": sum(p.values())}.items()},
-        "gflops": {k: r(v / 1e9, 3) for k, v in {**macs, "total": sum(macs.values())}.items()},
+        "gflops": {k: float(f"{v / 1e9:.6g}") for k, v in {**macs, "total": sum(macs.values())}.items()},   # tiny models too
     }
 
 # %% ../nbs/03_flops.ipynb #f3414ef2

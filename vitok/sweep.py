@@ -110,7 +110,7 @@ def train_run(out, base: TrainConfig | str = "tiny", nproc: int = 1, **overrides
     if not (out / "final" / "model.safetensors").exists(): train(cfg, nproc)
     return out
 
-# %% ../nbs/40_sweep.ipynb #524cd2e8
+# %% ../nbs/40_sweep.ipynb #be2823c0
 def eval_run(run_dir, data, resolution: int, metrics=("psnr", "ssim"), limit: int | None = None,
              train_crops: bool = False, seed: int = 0, bf16: bool = False, frames: int | None = None,
              fps: float | None = None, device=None, batch_size: int = 32) -> dict:
@@ -146,12 +146,13 @@ def summarize_run(out, eval_images: int = 64, metrics=("psnr", "ssim")) -> dict:
     "Geometry, training settings and held-out metrics of the finished run in `out` (from its config.json)."
     out = Path(out)
     tc = json.loads((out / "config.json").read_text())
-    cfg = ViTokConfig.from_name(tc["variant"], channels=tc["channels"], frames=tc["frames"], resolution=tc["resolution"])
+    cfg = ViTokConfig.from_name(tc["variant"], channels=tc["channels"], frames=tc["frames"], resolution=tc["resolution"],
+                                latent_tokens=tc.get("latent_tokens", 0), mask=tc.get("mask", False), mask_min=tc.get("mask_min", 0))
     m = held_out(out, tc, eval_images, metrics)
     return {"variant": cfg.name, "encoder": cfg.encoder, "decoder": cfg.decoder, "p": cfg.patch, "q": cfg.tubelet,
             "c": cfg.channels, "resolution": cfg.resolution, "frames": cfg.frames, "tokens": cfg.tokens(),
             "E": cfg.E(), "pixels_per_float": cfg.pixels_per_float(), "steps": tc["steps"], "stage": tc["stage"],
-            "batch": tc["batch"], "eval_images": eval_images, "metrics": m}
+            "batch": tc["batch"], "kind": cfg.kind, "eval_images": eval_images, "metrics": m}
 
 # %% ../nbs/40_sweep.ipynb #837c5984
 def run_one(root, name: str, cfg: TrainConfig, nproc: int = 1, eval_images: int = 64, metrics=("psnr", "ssim"),
