@@ -376,6 +376,27 @@ def check_fig20_mask_vitok(r):
     assert len(r["figures"]) == 2 and all(n.endswith(".png") for n in r["figures"])
 
 
+def check_fig18_gan_ablation(r):
+    "Six stage-2 arms from one stage 1: the paper's disc-lr ratios, weights, which arm trains the encoder; findings are booleans."
+    names = ["no GAN", "disc lr 1e-5", "disc lr 2e-5", "disc lr 4e-5", "full fine-tuning", "weight 0.1, disc lr 1e-5"]
+    assert [a["name"] for a in r["arms"]] == names and r["figure"] == "fig18" and "fig18_gan_ablation.png" in r["figures"]
+    for a in r["arms"] + [r["stage1"]]:
+        check_metrics(a["name"], {"psnr": a["val_psnr"], "ssim": a["val_ssim"], **{k: a[k] for k in ("lpips", "rfid", "ris")}},
+                      r["not_measured"])
+        assert finite(a["detail"]) and a["detail"] > 0 and 0 <= a["val_ssim"] <= 1, a
+    by = {a["name"]: a for a in r["arms"]}
+    lr = [by[n]["disc_lr"] for n in names[1:4]]                       # the paper's 1e-5 : 2e-5 : 4e-5, maybe scaled
+    assert abs(lr[1] / lr[0] - 2) < 1e-6 and abs(lr[2] / lr[0] - 4) < 1e-6
+    assert [by[n]["paper_disc_lr"] for n in names[1:4]] == [1e-5, 2e-5, 4e-5]
+    assert by["full fine-tuning"]["disc_lr"] == lr[1] and by["weight 0.1, disc lr 1e-5"]["disc_lr"] == lr[0]
+    assert [a["gan_weight"] for a in r["arms"]] == [0.0, 0.05, 0.05, 0.05, 0.05, 0.1]
+    for a in r["arms"]:           # only full fine-tuning trains (changes) the encoder; the discriminator is read where a GAN is on
+        assert a["train_encoder"] == (a["name"] == "full fine-tuning") == (a["encoder_tensors_changed"] > 0), a
+        assert (a["disc_loss_end"] is None) == (a["gan_weight"] == 0) and (a["disc_loss_end"] is None or finite(a["disc_loss_end"]))
+    assert r["quality_metric"] in ("rfid", "detail") and all(isinstance(v, bool) for v in r["findings"].values())
+    assert set(r["findings"]) == {"best_0.05_2e-5", "decoder_only_beats_full", "no_gan_gains_nothing", "gan_lowers_fidelity"}
+
+
 CHECKS = {"fig5_generation": check_fig5_generation, "fig8_9_scaling_generation": check_fig8_9_scaling_generation,
           "fig2_sweep": check_fig2, "fig3_recon_over_E": check_fig3, "fig4_resolution": check_fig4,
           "fig6_7_scaling": check_fig6_7, "fig10_losses": check_fig10, "tab2_precision": check_tab2,
@@ -385,7 +406,8 @@ CHECKS = {"fig5_generation": check_fig5_generation, "fig8_9_scaling_generation":
           "fig13_frames": check_fig13_frames, "tab5_video_recon": check_tab5_video_recon,
           "tab7_video_generation": check_tab7_video_generation, "fig16_video_samples": check_fig16_video_samples,
           "fig11_video_sweep": check_fig11_video_sweep, "fig12_video_detail": check_fig12_video_detail,
-          "fig19_latent_vitok": check_fig19_latent_vitok, "fig20_mask_vitok": check_fig20_mask_vitok}
+          "fig19_latent_vitok": check_fig19_latent_vitok, "fig20_mask_vitok": check_fig20_mask_vitok,
+          "fig18_gan_ablation": check_fig18_gan_ablation}
 
 
 def test_every_figure_notebook_has_a_check():
@@ -454,7 +476,7 @@ def test_video_paper_preset_stops_early(name, needs, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("name", ["fig19_latent_vitok", "fig20_mask_vitok"])
+@pytest.mark.parametrize("name", ["fig18_gan_ablation", "fig19_latent_vitok", "fig20_mask_vitok"])
 def test_appendix_paper_preset_stops_before_training(name, tmp_path):
     "The appendix notebooks at preset 'paper' without ImageNet stop before any run, naming the data parameters."
     with pytest.raises(pm.PapermillExecutionError, match="preset 'paper' needs the paper's data") as e:
