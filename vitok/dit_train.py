@@ -85,7 +85,7 @@ def diffusion_draws(n: int, start: int, seed: int, shape, num_steps: int = 1000,
         drop.append(torch.rand(1, generator=gen) < dropout)
     return torch.cat(t), torch.stack(eps), torch.cat(drop)
 
-# %% ../nbs/63_dit_train.ipynb #e40766a3
+# %% ../nbs/63_dit_train.ipynb #261bb71c
 class DiTTrainer(Trainer):
     """Train a class-conditional DiT on a latent cache (ViTok sec. 2.3; DiT's recipe), in one process or under torchrun.
     `DiTTrainer(cfg).fit()`: the tokenizer `Trainer`'s loop, run folder, checkpoints and resume, with DDPM's loss."""
@@ -99,6 +99,10 @@ class DiTTrainer(Trainer):
         self.model = DiT(DiTConfig.from_name(cfg.size, channels=ds.channels, num_classes=ds.num_classes, grid=ds.grid,
                                              learn_sigma=cfg.learn_sigma, class_dropout=cfg.class_dropout)).to(self.device)
         self.model.grad_checkpoint = cfg.grad_checkpoint
+        if cfg.bf16 == "auto":                   # measured on a fixed batch from a generator of its own
+            g, n, c = torch.Generator().manual_seed(0), min(self.b, 8), self.model.cfg
+            self.auto_bf16(tuple(v.to(self.device) for v in (torch.randn(n, c.tokens(), c.channels, generator=g),
+                                 torch.randint(0, 1000, (n,), generator=g), torch.randint(0, c.num_classes, (n,), generator=g))))
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         self.diffusion, self.params = GaussianDiffusion(), list(self.model.parameters())
 
@@ -213,10 +217,10 @@ def load_dit(path, device="cpu") -> tuple[DiT, dict, Path]:
         model.load_state_dict(tensors["ema"])
     return model.to(device).eval(), info, ck
 
-# %% ../nbs/63_dit_train.ipynb #5d3417ab
+# %% ../nbs/63_dit_train.ipynb #89e344b7
 def vitok_train_dit(**flags):
     """Train a class-conditional DiT on a latent cache (ViTok sec. 2.3, DiT's recipe). Unset flags keep the preset's
-    value; booleans: --bf16 alone is true, --bf16 false turns it off."""
+    value; booleans: --bf16 alone is true, --bf16 false turns it off, --bf16 auto measures."""
     return main()                   # the console script is `main`; this function carries the flags for fastcore
 
 settings_flags(vitok_train_dit, DiTTrainConfig, DIT_PRESETS)
