@@ -18,7 +18,7 @@ __all__ = ['expand_grid', 'run_names', 'train_flags', 'train', 'same_settings', 
            'held_out', 'summarize_run', 'run_one', 'Sweep', 'slurm_executor', 'grid_runs', 'crop_pool', 'grid_data',
            'require_metrics', 'FigureStart', 'start_figure']
 
-# %% ../nbs/40_sweep.ipynb #6cf291ba
+# %% ../nbs/40_sweep.ipynb #52789dfa
 def expand_grid(**axes) -> list[dict]:
     "Cartesian product of the list-valued axes; scalars are held fixed. `expand_grid(c=[4, 8], lr=1e-3)`."
     keys = list(axes)
@@ -37,7 +37,7 @@ def _labels(o: dict) -> dict:
         if k == "variant":
             enc, dec, q, p = parse_variant(v)
             out.update(sizes=f"{enc}-{dec}", q=f"q{q}", p=f"p{p}")
-        elif k == "bf16": out[k] = "bf16" if v else "fp32"
+        elif k == "bf16": out[k] = "bf16" if v is True else "fp32" if v is False else f"bf16_{v}"     # "auto" stays auto
         elif isinstance(v, bool): out[k] = k if v else f"no_{k}"
         elif k in _SHORT: out[k] = _SHORT[k] + (f"{v:g}" if isinstance(v, (int, float)) else clean(v))
         elif k == "rec": out[k] = clean(v)
