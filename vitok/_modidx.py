@@ -8,6 +8,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'vitok.bench._fmt_arms': ('bench.html#_fmt_arms', 'vitok/bench.py'),
                              'vitok.bench._measure_loop': ('bench.html#_measure_loop', 'vitok/bench.py'),
                              'vitok.bench._speedups': ('bench.html#_speedups', 'vitok/bench.py'),
+                             'vitok.bench._stage2_bare': ('bench.html#_stage2_bare', 'vitok/bench.py'),
                              'vitok.bench._sync': ('bench.html#_sync', 'vitok/bench.py'),
                              'vitok.bench._timed': ('bench.html#_timed', 'vitok/bench.py'),
                              'vitok.bench._vitok_bare': ('bench.html#_vitok_bare', 'vitok/bench.py'),

@@ -244,7 +244,7 @@ def peer_ratio(ours: dict, peer: dict) -> dict:
     return {"encode_decode_speedup": out,
             "flop_ratio": sig4(sum(peer["gflops"].values()) / (ours["gflops"]["encode"] + ours["gflops"]["decode"]))}
 
-# %% ../nbs/04_bench.ipynb #2567101c
+# %% ../nbs/04_bench.ipynb #c908fc01
 def _bare_times(step, dev, repeats: int) -> list[float]: return _timed(step, _sync(dev), 2, repeats)
 
 def _vitok_bare(model: ViTok, cfg, dev, amp, decoder_only: bool):
@@ -260,6 +260,32 @@ def _vitok_bare(model: ViTok, cfg, dev, amp, decoder_only: bool):
             x_hat, post = model(x)
             loss = F.mse_loss(x_hat.float(), x) + cfg.kl_weight * post.kl("mean")
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+    return step
+
+def _stage2_bare(model: ViTok, cfg, dev, amp):
+    """Stage 2's bare step on a fixed random batch: the tokenizer's forward, MSE + KL + the generator's GAN loss, backward,
+    AdamW (decoder only unless `train_encoder`), then one discriminator step (real vs reconstructions, backward, AdamW).
+    The GAN is stage 2's algorithm, so it is in the bare step; data, EMA, lazy R1, LPIPS and logging are the loop's."""
+    from vitok.losses import AELoss, Discriminator, d_loss
+    from vitok.transforms import frames_as_batch
+    model = copy.deepcopy(model).to(dev).train()
+    if not cfg.train_encoder: model.encoder.requires_grad_(False)
+    disc = Discriminator(cfg.resolution, cfg.disc_channels).to(dev)
+    loss_fn = AELoss(cfg.rec, cfg.kl_weight, 0.0, cfg.gan_weight, cfg.gan_kind, None, disc)
+    betas = (cfg.beta1, cfg.beta2)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, betas=betas, weight_decay=cfg.weight_decay)
+    d_opt = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, betas=betas, weight_decay=cfg.weight_decay)
+    r, b = cfg.resolution, cfg.batch
+    x = (torch.rand((b, 3, cfg.frames, r, r) if cfg.frames > 1 else (b, 3, r, r), device=dev) * 2 - 1)
+    def step():
+        disc.requires_grad_(False)
+        with amp:
+            x_hat, post = model(x)
+            loss, _ = loss_fn(x_hat, x, post)
+        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        disc.requires_grad_(True)
+        with amp: d = d_loss(disc(frames_as_batch(x)), disc(frames_as_batch(x_hat.detach())), cfg.gan_kind)
+        d.backward(); d_opt.step(); d_opt.zero_grad(set_to_none=True)
     return step
 
 def _dit_bare(model, cfg, dev, amp):
@@ -305,8 +331,7 @@ def loop_fraction(preset: str = "tiny", steps: int = 40, log_every: int = 5, dev
             res["stage1"] |= {"preset": preset, "variant": t1.model.cfg.name, "lpips": t1.cfg.lpips_weight > 0}
         if "stage2" in parts:
             t2 = Trainer(train_preset(f"{preset}-stage2", init=str(d / "stage1"), out=str(d / "stage2"), **common))
-            res["stage2"] = _measure_loop(t2, _vitok_bare(t2.model, t2.cfg, dev, t2.amp, not t2.cfg.train_encoder),
-                                          "images_per_s", t2.b, repeats)
+            res["stage2"] = _measure_loop(t2, _stage2_bare(t2.model, t2.cfg, dev, t2.amp), "images_per_s", t2.b, repeats)
             res["stage2"] |= {"preset": f"{preset}-stage2", "variant": t2.model.cfg.name, "lpips": t2.cfg.lpips_weight > 0}
         if "dit" in parts:
             lat = make_toy_latents(d / "latents")
