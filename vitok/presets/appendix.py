@@ -16,7 +16,7 @@ from .train import TrainConfig
 from ..utils import write_json
 
 # %% auto #0
-__all__ = ['APPENDIX_TINY_TRAIN', 'FIG19', 'FIG20', 'Fig19Settings', 'Fig20Settings', 'KeepK', 'eval_keep', 'mflops']
+__all__ = ['APPENDIX_TINY_TRAIN', 'FIG19', 'FIG20', 'Fig19Settings', 'Fig20Settings', 'KeepK', 'eval_keep']
 
 # %% ../../nbs/70_presets_appendix.ipynb #0815a112
 APPENDIX_TINY_TRAIN = dataclasses.replace(TINY_GRID_TRAIN, steps=1500, eval_every=1500)
@@ -133,14 +133,3 @@ def eval_keep(run_dir, data, resolution: int, keeps, metrics=("psnr", "ssim"), l
         out[int(k)] = {m: rep["metrics"].get(m) for m in metrics}
         write_json(cache, {"key": key, "metrics": out[int(k)], "missing": rep["missing"], "samples": rep["samples"]})
     return out
-
-# %% ../../nbs/70_presets_appendix.ipynb #326acec6
-def mflops(cfg) -> dict:
-    "MACs (millions, per image, inference with every token) of a ViTokConfig's encoder, decoder and both."
-    from vitok import ViTok
-    from vitok.flops import count_macs
-    with torch.device("meta"):
-        model = ViTok(cfg).eval(); model.check_inputs = False
-        x = torch.empty(1, 3, cfg.resolution, cfg.resolution)
-    macs = count_macs(model, x, lambda m, x: m(x, sample=False))
-    return {"encoder": macs["encoder"] / 1e6, "decoder": macs["decoder"] / 1e6, "total": sum(macs.values()) / 1e6}
