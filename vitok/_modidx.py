@@ -508,8 +508,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                    'vitok/presets/fig11_12.py'),
                                         'vitok.presets.fig11_12.frame_folder': ( 'presets_fig11_12.html#frame_folder',
                                                                                  'vitok/presets/fig11_12.py'),
-                                        'vitok.presets.fig11_12.require_video_data': ( 'presets_fig11_12.html#require_video_data',
-                                                                                       'vitok/presets/fig11_12.py'),
                                         'vitok.presets.fig11_12.tubelets': ('presets_fig11_12.html#tubelets', 'vitok/presets/fig11_12.py')},
             'vitok.presets.fig13_tab5': { 'vitok.presets.fig13_tab5.Fig13Settings': ( 'presets_fig13_tab5.html#fig13settings',
                                                                                       'vitok/presets/fig13_tab5.py'),

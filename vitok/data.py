@@ -26,14 +26,14 @@ _all_ = ["IMAGE_EXTS", "VIDEO_EXTS", "BUILTIN_PHOTOS", "BUILTIN_VIDEOS", "to_ten
          "resolve_shards", "shard_spans", "read_sample", "ShardDataset", "shard_dataset"]
 
 # %% auto #0
-__all__ = ['log', 'make_dataset', 'make_loader', 'eval_data', 'require_data', 'IMAGE_EXTS', 'VIDEO_EXTS', 'BUILTIN_PHOTOS',
-           'BUILTIN_VIDEOS', 'to_tensor', 'to_uint8', 'to_pil', 'center_crop', 'random_box', 'EvalTransform',
-           'TrainTransform', 'eval_transform', 'train_transform', 'frames_as_batch', 'Unreadable', 'read_image',
-           'clip_indices', 'video_info', 'read_clip', 'write_video', 'rank_world', 'split_items', 'sample_generator',
-           'SkipLog', 'Stream', 'Source', 'BuiltinImages', 'builtin_images', 'BuiltinVideos', 'builtin_videos',
-           'scan_folder', 'folder_kind', 'ImageFolder', 'VideoFolder', 'image_folder', 'video_folder', 'write_shards',
-           'shard_summary', 'folder_shards', 'resolve_shards', 'shard_spans', 'read_sample', 'ShardDataset',
-           'shard_dataset']
+__all__ = ['log', 'IMAGENET_DATA_HELP', 'VIDEO_DATA_HELP', 'make_dataset', 'make_loader', 'eval_data', 'require_data',
+           'IMAGE_EXTS', 'VIDEO_EXTS', 'BUILTIN_PHOTOS', 'BUILTIN_VIDEOS', 'to_tensor', 'to_uint8', 'to_pil',
+           'center_crop', 'random_box', 'EvalTransform', 'TrainTransform', 'eval_transform', 'train_transform',
+           'frames_as_batch', 'Unreadable', 'read_image', 'clip_indices', 'video_info', 'read_clip', 'write_video',
+           'rank_world', 'split_items', 'sample_generator', 'SkipLog', 'Stream', 'Source', 'BuiltinImages',
+           'builtin_images', 'BuiltinVideos', 'builtin_videos', 'scan_folder', 'folder_kind', 'ImageFolder',
+           'VideoFolder', 'image_folder', 'video_folder', 'write_shards', 'shard_summary', 'folder_shards',
+           'resolve_shards', 'shard_spans', 'read_sample', 'ShardDataset', 'shard_dataset']
 
 # %% ../nbs/15_data.ipynb #dc9cc45f
 def _is_shards(spec: str) -> bool:
@@ -78,22 +78,30 @@ def eval_data(spec, resolution: int, frames: int | None = None, fps: float | Non
     "The evaluation dataset for `spec` (centre crops, middle clips at `fps` if given), cut to the first `limit` samples."
     return make_dataset(spec, resolution=resolution, train=False, frames=frames, fps=fps, n=limit)
 
-# %% ../nbs/15_data.ipynb #8debe90e
+# %% ../nbs/15_data.ipynb #61d3a8b5
 def _exists(spec) -> bool:
     s = str(spec or "")
     if not s or s.startswith("builtin"): return False
     if "{" in s: return Path(s.split("{")[0]).expanduser().parent.is_dir()   # brace-expanded shard pattern
     return Path(s).expanduser().exists()
 
-def require_data(preset: str, script: str = "data_scripts/prepare_imagenet.py", **params):
-    "With `preset='paper'`, every data parameter in `params` (name=path) must exist; else a clear error."
+IMAGENET_DATA_HELP = (
+    "Prepare ImageNet-1K with `python data_scripts/prepare_imagenet.py SRC OUT --format shards` (see its --help), then run e.g.\n"
+    "  papermill NOTEBOOK OUT.ipynb -p preset paper -p data OUT/shards/train-index.json -p val_data OUT/val_256\n"
+    "Any image folder or webdataset works in place of ImageNet (the paper's own data is private).")
+VIDEO_DATA_HELP = (
+    "Prepare UCF-101 with `python data_scripts/prepare_ucf101.py UCF-101/ OUT/ucf101 --splits-dir ucfTrainTestlist/` "
+    "and Kinetics-700 with `python data_scripts/prepare_kinetics.py k700/val OUT/k700 --split val --short-side 256`, "
+    "then run e.g.\n  papermill NOTEBOOK OUT.ipynb -p preset paper -p data OUT/ucf101/shards/train-index.json "
+    "-p val_data OUT/ucf101/shards/train-index.json\n(the paper trains on its private Shutterstock videos; any video folder "
+    "or video shards work in their place, and it measures on UCF-101 train and Kinetics-700 val).")
+
+def require_data(preset: str, how: str = IMAGENET_DATA_HELP, **params):
+    "With `preset='paper'`, every data parameter in `params` (name=path) must exist; else a clear error ending in `how`."
     if preset != "paper": return
     bad = {k: v for k, v in params.items() if not _exists(v)}
     if not bad: return
     lines = [f"  -p {k} {v!r}: " + ("a built-in set, not the paper's data" if str(v).startswith("builtin")
                                   else "not set" if not v else "does not exist") for k, v in bad.items()]
-    raise FileNotFoundError(
-        "preset 'paper' needs the paper's data; these parameters do not point at it:\n" + "\n".join(lines) +
-        f"\nPrepare ImageNet-1K with `python {script} SRC OUT --format shards` (see its --help), then run e.g.\n"
-        f"  papermill NOTEBOOK OUT.ipynb -p preset paper -p data OUT/shards/train-index.json -p val_data OUT/val_256\n"
-        "Any image folder or webdataset works in place of ImageNet (the paper's own data is private).")
+    raise FileNotFoundError("preset 'paper' needs the paper's data and stops before any training; these parameters do "
+                            "not point at it:\n" + "\n".join(lines) + "\n" + how)

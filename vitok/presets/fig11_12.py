@@ -13,8 +13,8 @@ from .grid import SMOKE_GRID_TRAIN, TINY_GRID_TRAIN
 from .train import TrainConfig, train_preset
 
 # %% auto #0
-__all__ = ['FIG11', 'FIG12', 'VIDEO_DATA_HELP', 'VideoPoint', 'tubelets', 'Fig11Check', 'Fig11Settings', 'Fig12Settings',
-           'equal_E_subset', 'frame_folder', 'require_video_data']
+__all__ = ['FIG11', 'FIG12', 'VideoPoint', 'tubelets', 'Fig11Check', 'Fig11Settings', 'Fig12Settings', 'equal_E_subset',
+           'frame_folder']
 
 # %% ../../nbs/68_presets_fig11_12.ipynb #d9982f83
 @dataclass(frozen=True)
@@ -167,20 +167,3 @@ def frame_folder(folder, data: str, n_clips: int, frames: int, resolution: int, 
     if k < n_clips: raise ValueError(f"{data}: only {k} of {n_clips} clips could be read")
     write_json(meta, key)
     return folder
-
-# %% ../../nbs/68_presets_fig11_12.ipynb #d03c347d
-VIDEO_DATA_HELP = (
-    "Prepare UCF-101 with `python data_scripts/prepare_ucf101.py UCF-101/ OUT/ucf101 --splits-dir ucfTrainTestlist/` "
-    "and Kinetics-700 with `python data_scripts/prepare_kinetics.py k700/val OUT/k700 --split val --short-side 256`, "
-    "then run e.g.\n  papermill NOTEBOOK OUT.ipynb -p preset paper -p data OUT/ucf101/shards/train-index.json "
-    "-p val_data OUT/ucf101/shards/train-index.json\n(the paper trains on its private Shutterstock videos; any video folder "
-    "or video shards work in their place, and it measures on UCF-101 train and Kinetics-700 val).")
-
-def require_video_data(preset: str, **params) -> None:
-    "With `preset='paper'`, every data parameter in `params` (name=path) must exist; else a clear error naming the video scripts."
-    from vitok.data import require_data
-    try: require_data(preset, **params)
-    except FileNotFoundError as e:
-        bad = [line for line in str(e).splitlines() if line.startswith("  -p ")]
-        raise FileNotFoundError("preset 'paper' needs the paper's video data (UCF-101 / Kinetics); these parameters do not "
-                                "point at it:\n" + "\n".join(bad) + "\n" + VIDEO_DATA_HELP) from None
