@@ -147,7 +147,7 @@ def test_bool_or_auto():
         bool_or_auto("maybe")
 
 
-def test_bf16_auto_in_the_trainers(tmp_path):
+def test_bf16_auto_in_the_trainers(tmp_path, monkeypatch):
     from vitok.dit_train import DiTTrainer, make_toy_latents
     from vitok.presets.train import dit_preset, train_preset
     from vitok.train import Trainer, parse_args
@@ -160,6 +160,11 @@ def test_bf16_auto_in_the_trainers(tmp_path):
     lat = make_toy_latents(tmp_path / "lat")
     d = DiTTrainer(dit_preset("smoke", latents=str(lat), out=str(tmp_path / "d"), bf16="auto", device="cpu"))
     assert isinstance(d.bf16, bool)
+    import vitok.train as vt
+    for pays in (True, False):                   # 'auto' follows the measurement, whichever way it comes out
+        monkeypatch.setattr(vt, "bf16_pays", lambda *a, pays=pays, **k: pays)
+        t = Trainer(train_preset("smoke", out=str(tmp_path / f"m{pays}"), bf16="auto", device="cpu"))
+        assert t.bf16 is pays
     with pytest.raises(ValueError, match="bf16 must be true, false or 'auto'"):
         train_preset("smoke", bf16="yes")
 
@@ -170,6 +175,12 @@ def test_bf16_auto_in_evaluation():
     model = ViTok(ViTokConfig.from_name("U-U/8", channels=4, resolution=32))
     rep = evaluate(model, torch.rand(4, 3, 32, 32) * 2 - 1, ("psnr",), batch_size=2, device="cpu", bf16="auto", progress=False)
     assert isinstance(rep["bf16"], bool)
+    import vitok.evaluate as ve
+    for pays in (True, False):                   # 'auto' follows the measurement, whichever way it comes out
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(ve, "bf16_pays", lambda *a, pays=pays, **k: pays)
+            assert evaluate(model, torch.rand(4, 3, 32, 32) * 2 - 1, ("psnr",), batch_size=2, device="cpu", bf16="auto",
+                            progress=False)["bf16"] is pays
     with pytest.raises(ValueError, match="bf16 must be True, False or 'auto'"):
         evaluate(model, torch.rand(2, 3, 32, 32), ("psnr",), device="cpu", bf16="sometimes", progress=False)
 
