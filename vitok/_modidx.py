@@ -613,6 +613,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'vitok.sample.Sampler.size': ('sample.html#sampler.size', 'vitok/sample.py'),
                               'vitok.sample.Sampler.stream': ('sample.html#sampler.stream', 'vitok/sample.py'),
                               'vitok.sample.Sampler.tokenizer': ('sample.html#sampler.tokenizer', 'vitok/sample.py'),
+                              'vitok.sample.gif_bytes': ('sample.html#gif_bytes', 'vitok/sample.py'),
                               'vitok.sample.image_grid': ('sample.html#image_grid', 'vitok/sample.py'),
                               'vitok.sample.out_kind_error': ('sample.html#out_kind_error', 'vitok/sample.py'),
                               'vitok.sample.sample_images': ('sample.html#sample_images', 'vitok/sample.py'),

@@ -46,7 +46,7 @@ def _strip(imgs, pad: int = 2) -> torch.Tensor:
         parts += [torch.nn.functional.pad(i, (0, 0, 0, h - i.shape[1]), value=255), torch.full((3, h, pad), 255, dtype=torch.uint8)]
     return torch.cat(parts[:-1], 2)
 
-# %% ../nbs/44_widgets.ipynb #a8826c74
+# %% ../nbs/44_widgets.ipynb #09231841
 def _sweep_runs(out) -> tuple[dict, list[dict]]:
     """results.json of the sweep in `out` and its finished runs (`run/<name>/final`, or under its `sweep_dir`), each
     completed from the run's own results.json (p, c, E, resolution, frames; psnr / ssim, or the figure's val_psnr)."""
@@ -70,7 +70,6 @@ def _sweep_runs(out) -> tuple[dict, list[dict]]:
     return r, runs
 
 def _e_plot(runs, fit, pick) -> bytes:
-    import matplotlib
     from matplotlib.figure import Figure
     fig = Figure(figsize=(3.6, 2.6), dpi=80)
     ax = fig.add_subplot()
@@ -149,14 +148,11 @@ def e_explorer(out, images: int = 4, scale: int = 3, display: bool = True):
     box = _panel([W.HBox([p, c, r_, name]), info, W.HBox([pics, plot])], {"p": p, "c": c, "resolution": r_, "run": name}, state)
     return show_panel(box, "e_explorer") if display else box
 
-# %% ../nbs/44_widgets.ipynb #7b4a7929
+# %% ../nbs/44_widgets.ipynb #d07c8230
 def _gif(clips: torch.Tensor, fps: float = 8) -> bytes:
     "An animated GIF of uint8 clips (N, 3, T, H, W) side by side."
-    from PIL import Image
-    frames = [Image.fromarray(_strip(list(clips[:, :, t])).permute(1, 2, 0).numpy()) for t in range(clips.shape[2])]
-    b = io.BytesIO()
-    frames[0].save(b, format="GIF", save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
-    return b.getvalue()
+    from vitok.sample import gif_bytes
+    return gif_bytes(torch.stack([_strip(list(clips[:, :, t])).permute(1, 2, 0) for t in range(clips.shape[2])]), fps)
 
 def dit_sampler(run, n: int = 4, steps: int = 25, cfg_scale: float = 3.0, scale: int = 2, class_names=None,
                 tokenizer=None, display: bool = True):
