@@ -48,6 +48,9 @@ def test_report_structure(both):
     assert "3 x forward" in both["flop_convention"] and "2 x MACs" in both["flop_convention"]
     text = report_text(both)
     assert "MFU" in text and "bf16 / fp32 speed-up" in text and "matmul peak" in text
+    peaks = both["peak_gflops_per_s"]                  # the ceiling is the two peaks of the same run, not a constant
+    assert both["bf16_matmul_ratio"] == pytest.approx(peaks["bf16"] / peaks["fp32"], rel=2e-3)
+    assert f"{both['bf16_matmul_ratio']:.2f}x, the ceiling" in text
 
 
 def test_utilisation_is_a_fraction(both):
@@ -193,3 +196,11 @@ def test_cli_flags_and_errors():
     assert "MFU" in p.stderr and "bf16 / fp32 speed-up" in p.stderr
     p = run("vitok-bench", "--variant", "U-U/8", "--res", "32", "--bf16", "fp16", check=False)
     assert p.returncode != 0 and "vitok-bench: --bf16 must be true, false or both" in p.stderr
+    p = run("vitok-bench", "--variant", "U-U/8", "--res", "32", "--batch", "1", "--channels", "4", "--device", "cpu",
+            "--dtype", "bf16", "--warmup", "0", "--repeats", "1", "--peak-n", "256", "--quiet")
+    r = json.loads(p.stdout)                           # --dtype bf16: bf16 timed beside its fp32 reference
+    assert r["dtypes"] == ["fp32", "bf16"] and "encode_decode" in r["bf16_speedup"] and r["bf16_matmul_ratio"] > 0
+    assert json.loads(run("vitok-bench", "--variant", "U-U/8", "--res", "32", "--batch", "1", "--channels", "4",
+                          "--dtype", "fp32", "--warmup", "0", "--repeats", "1", "--peak-n", "256", "--quiet").stdout)["dtypes"] == ["fp32"]
+    p = run("vitok-bench", "--variant", "U-U/8", "--res", "32", "--dtype", "fp16", check=False)
+    assert p.returncode != 0 and "vitok-bench: dtype must be fp32, bf16" in p.stderr

@@ -100,7 +100,7 @@ def _dtypes(dtypes) -> tuple:
     if bad or not ds: raise ValueError(f"dtype must be fp32, bf16 or a comma list of them (fp32,bf16), got {dtypes!r}")
     return ds
 
-# %% ../nbs/04_bench.ipynb #6cf1bf61
+# %% ../nbs/04_bench.ipynb #05bbbb63
 def tokenizer_macs(cfg: ViTokConfig, batch: int = 1) -> dict:
     "MACs of encode and decode of `batch` samples (vitok.flops.count_macs on the meta device)."
     with torch.device("meta"):
@@ -160,7 +160,9 @@ def benchmark(variant="S-B/16", resolution=256, frames=1, batch=4, channels=16, 
     for name, r in arms[dtypes[-1]].items():
         result |= {f"{name}_{k}": v for k, v in r.items()}
     result["arms"] = arms
-    if len(dtypes) > 1: result["bf16_speedup"] = _speedups(arms, ("encode", "decode", "train_step"))
+    if len(dtypes) > 1:
+        result["bf16_speedup"] = _speedups(arms, ("encode", "decode", "train_step"))
+        result["bf16_matmul_ratio"] = sig4(matmul_peak(dev, "bf16", peak_n) / matmul_peak(dev, "fp32", peak_n))
     return result
 
 # %% ../nbs/04_bench.ipynb #77e4a4f2
@@ -380,21 +382,24 @@ bool_or_auto.__name__ = "bool|auto"
 def check_bf16(v) -> None:
     if not (v is True or v is False or v == "auto"): raise ValueError(f"bf16 must be True, False or 'auto', got {v!r}")
 
-# %% ../nbs/04_bench.ipynb #fc8577c2
-def _fmt_arms(title: str, arms: dict, speed: dict | None = None) -> list[str]:
+# %% ../nbs/04_bench.ipynb #eebfd5cb
+def _fmt_arms(title: str, arms: dict, speed: dict | None = None, ceiling: float | None = None) -> list[str]:
     lines = [title, f"  {'phase':<12}{'dtype':<6}{'images/s':>10}{'median s':>10}{'GFLOP/s':>10}{'MFU':>8}"]
     for dtype, phases in arms.items():
         for p, v in phases.items():
             lines.append(f"  {p:<12}{dtype:<6}{v['images_per_s']:>10.4g}{v['median_s']:>10.4g}{v['gflops_per_s']:>10.4g}"
                          f"{v['mfu']:>8.1%}")
-    if speed: lines.append("  bf16 / fp32 speed-up: " + ", ".join(f"{k} {v:.2f}x" for k, v in speed.items()))
+    if speed: lines.append("  bf16 / fp32 speed-up: " + ", ".join(f"{k} {v:.2f}x" for k, v in speed.items())
+                           + (f" (the matmul peak's own bf16 / fp32: {ceiling:.2f}x, the ceiling of matmul-bound work)"
+                              if ceiling else ""))
     return lines
 
 def report_text(r: dict) -> str:
     "The benchmark's JSON as a table."
     L = [f"vitok-bench on {r['device']} ({r['device_name']}, {r['threads']} threads, torch {r['torch']}); {r['flop_convention']}",
          "matmul peak: " + ", ".join(f"{d} {v:.4g} GFLOP/s" for d, v in r["peak_gflops_per_s"].items())]
-    L += _fmt_arms(f"{r['variant']} {r['resolution']}px batch {r['batch']}", r["arms"], r.get("bf16_speedup"))
+    L += _fmt_arms(f"{r['variant']} {r['resolution']}px batch {r['batch']}", r["arms"], r.get("bf16_speedup"),
+                   r.get("bf16_matmul_ratio"))
     if "dit" in r: L += _fmt_arms(f"{r['dit']['size']} on {r['dit']['grid']} latents, batch {r['dit']['batch']}",
                                   r["dit"]["arms"], r["dit"].get("bf16_speedup"))
     if "peer" in r:
@@ -407,6 +412,11 @@ def report_text(r: dict) -> str:
             L.append(f"  {k:<7} {v.get('variant', v.get('size'))}: loop {v['loop_per_s']:.4g}/s, bare {v['bare_per_s']:.4g}/s "
                      f"-> {v['fraction']:.0%}")
     return "\n".join(L)
+
+def _dtype_arms(v) -> tuple:
+    "The dtypes of `--dtype V`: fp32 -> fp32; bf16 (or fp32,bf16) -> fp32 and bf16: bf16 is always timed beside fp32."
+    ds = _dtypes(v)
+    return ("fp32", "bf16") if "bf16" in ds else ("fp32",)
 
 def _bf16_arms(v) -> tuple:
     "The dtypes of `--bf16 V`: true -> bf16, false -> fp32, both -> fp32 and bf16."
@@ -424,6 +434,7 @@ def vitok_bench(
     batch: int = 4,           # batch size
     channels: int = 16,       # latent channels
     device: str = None,       # 'cuda', 'cpu', ... (default: cuda if available)
+    dtype: str = None,        # fp32, or bf16: bf16 autocast timed beside an fp32 reference, with the speed-up (overrides --bf16)
     bf16: Annotated[str, "bf16 autocast: --bf16 alone or true; false: fp32; both: fp32 and bf16 side by side, "
                          "interleaved, with the bf16 / fp32 speed-up", {"nargs": "?", "const": "true"}] = "false",
     compile: bool = False,    # torch.compile encode and decode
@@ -439,7 +450,7 @@ def vitok_bench(
 ):
     "Throughput, FLOP/s and model-FLOP utilisation of encode, decode and one training step, as JSON."
     try:
-        dts = _bf16_arms(bf16)
+        dts = _dtype_arms(dtype) if dtype else _bf16_arms(bf16)
         if peer: peer_model(peer)                       # fails before any timing when diffusers is missing
         r = benchmark(variant, resolution, frames, batch, channels, device, False, compile, warmup, repeats, dtypes=dts,
                       peak_n=peak_n)
