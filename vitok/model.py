@@ -16,7 +16,8 @@ from .layers import Transformer, sincos
 from .utils import atomic_write, write_text, reading
 
 # %% auto #0
-__all__ = ['PIXEL_RANGE_HINT', 'as_video', 'check_pixels', 'DiagonalGaussian', 'with_pos', 'Encoder', 'Decoder', 'ViTok']
+__all__ = ['PIXEL_RANGE_HINT', 'as_video', 'check_pixels', 'DiagonalGaussian', 'with_pos', 'latent_table', 'Encoder', 'Decoder',
+           'ViTok']
 
 # %% ../nbs/02_model.ipynb #83ac8727
 def as_video(x: torch.Tensor, cfg: ViTokConfig) -> torch.Tensor:
@@ -45,7 +46,7 @@ def check_pixels(x: torch.Tensor) -> torch.Tensor:
                       f"{PIXEL_RANGE_HINT}", stacklevel=3)
     return x
 
-# %% ../nbs/02_model.ipynb #9d10f781
+# %% ../nbs/02_model.ipynb #1fb63f30
 class DiagonalGaussian:
     "Posterior q(z|x) with mean and log-variance of shape (B, L, c)."
     def __init__(self, mean: torch.Tensor, logvar: torch.Tensor, grid: tuple | None = None):
@@ -59,19 +60,26 @@ class DiagonalGaussian:
         return self.mean + self.std * eps.to(self.mean)
     def mode(self) -> torch.Tensor: return self.mean
     def kl(self, reduction: str = "sum") -> torch.Tensor:
-        "KL to N(0, I): summed over the latent and averaged over the batch ('sum'), or per latent float ('mean')."
+        "KL to N(0, I): summed over the latent and averaged over the batch ('sum'), per latent float ('mean'), or each float ('none')."
         m, lv = self.mean.float(), self.logvar.float()
         kl = 0.5 * (m.pow(2) + lv.exp() - 1.0 - lv)
         if reduction == "mean": return kl.mean()
         if reduction == "sum": return kl.flatten(1).sum(1).mean()
-        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+        if reduction == "none": return kl
+        raise ValueError(f"reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
 
-# %% ../nbs/02_model.ipynb #3a588d38
+# %% ../nbs/02_model.ipynb #dfc1c92f
 def with_pos(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
     "`x` (B, d, t, h, w) plus the learned (1, d, g, g) position table, resized to (h, w) and shared over t."
     if pos is None: return x
     if pos.shape[-2:] != x.shape[-2:]: pos = F.interpolate(pos, size=x.shape[-2:], mode="bilinear", align_corners=False)
     return x + pos.unsqueeze(2).to(x.dtype)
+
+def latent_table(l: int, width: int) -> torch.Tensor:
+    """Sincos start of Latent ViTok's l 1D tokens, (1, l, width): token i at position i x 1000 / l. At unit spacing few
+    tokens start nearly alike (neighbours' cosine similarity 0.97), so they gather and carry the same thing for hundreds
+    of steps; spread over 1000 positions even l = 8 starts at most 0.42 alike, and l ~ 1000 is the usual unit spacing."""
+    return sincos(torch.arange(l) * (1000.0 / l), width)[None]
 
 class Encoder(nn.Module):
     """f_theta of sec. 2.2: videos (B, 3, T, H, W) -> moments (B, L, 2c) and the token grid (T/q, H/p, W/p),
@@ -84,7 +92,7 @@ class Encoder(nn.Module):
         g = cfg.pos_grid
         self.pos = nn.Parameter(torch.randn(1, s.width, g, g) * 0.02) if g else None
         l = cfg.latent_tokens                                 # Latent ViTok: l 1D tokens, sincos-initialised, learned
-        self.latents = nn.Parameter(sincos(torch.arange(l), s.width)[None]) if l else None
+        self.latents = nn.Parameter(latent_table(l, s.width)) if l else None
         self.vit = Transformer(s.width, s.depth, s.heads, cfg.rope_base)
         self.to_moments = nn.Linear(s.width, 2 * cfg.channels)
 
@@ -96,11 +104,11 @@ class Encoder(nn.Module):
         x = self.vit(torch.cat([x, self.latents.expand(len(x), -1, -1).to(x.dtype)], 1), grid)
         return self.to_moments(x[:, -self.latents.shape[1]:]), grid         # read at the latent tokens only
 
-# %% ../nbs/02_model.ipynb #27b9981b
+# %% ../nbs/02_model.ipynb #d79b5696
 class Decoder(nn.Module):
     """g_psi of sec. 2.2: latents (B, L, c) and the token grid (t, h, w) -> videos (B, 3, t*q, h*p, w*p).
     Linear c -> C_g -> ViT -> ConvTranspose3d (kernel = stride q x p x p). Latent ViTok: L mask tokens (+ position table)
-    precede the l lifted latents and the pixels are read at them; Mask ViTok: a learned token fills each dropped latent."""
+    precede the l lifted latents (+ their own 1D position table) and the pixels are read at them; Mask ViTok: a learned token fills each dropped latent."""
     def __init__(self, cfg: ViTokConfig):
         super().__init__()
         s, q, p, g = cfg.dec, cfg.tubelet, cfg.patch, cfg.pos_grid
@@ -108,6 +116,8 @@ class Decoder(nn.Module):
         self.from_latent = nn.Linear(cfg.channels, s.width)
         if cfg.latent_tokens:                                  # Latent ViTok: one mask token per tubelet to predict
             self.mask_token = nn.Parameter(torch.randn(1, s.width, 1, 1, 1) * 0.02)
+            # RoPE leaves the 1D tokens unrotated: without their own positions the decoder would see z as an unordered set
+            self.latent_pos = nn.Parameter(latent_table(cfg.latent_tokens, s.width))
             self.pos = nn.Parameter(torch.randn(1, s.width, g, g) * 0.02) if g else None
         self.missing = nn.Parameter(torch.randn(1, 1, s.width) * 0.02) if cfg.mask else None   # Mask ViTok: a dropped token
         self.vit = Transformer(s.width, s.depth, s.heads, cfg.rope_base)
@@ -119,6 +129,7 @@ class Decoder(nn.Module):
         if x.shape[1] < n:                                     # Mask ViTok: the first k tokens given, the tail dropped
             x = torch.cat([x, self.missing.expand(len(x), n - x.shape[1], -1).to(x.dtype)], 1)
         if self.latent_tokens:
+            x = x + self.latent_pos.to(x.dtype)
             m = with_pos(self.mask_token.expand(len(x), -1, t, h, w), self.pos)
             x = self.vit(torch.cat([rearrange(m, "b d t h w -> b (t h w) d").to(x.dtype), x], 1), grid)[:, :t * h * w]
         else: x = self.vit(x, grid)
