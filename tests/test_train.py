@@ -174,3 +174,17 @@ def test_appendix_variants_train_and_stage2_can_train_the_encoder(tmp_path):
         assert bool(moved) == train_encoder, (name, moved[:3])
     Trainer(train_preset("smoke-stage2", out=str(tmp_path / "frozen"), init=str(tmp_path / "s1"), steps=2, eval_every=2,
                          eval_images=4, num_workers=0)).fit()     # the same run again: not refused for --init's model fields
+
+
+def test_mask_start_trains_on_all_tokens_first(tmp_path):
+    "Mask ViTok with mask_start=n: the decoder gets all l tokens in the first n steps, then a random first k of them."
+    torch.set_num_threads(1)
+    t = Trainer(cfg(tmp_path / "m", steps=30, eval_every=30, ckpt_every=0, latent_tokens=8, mask=True, mask_min=1,
+                    mask_start=10))
+    seen = []
+    t.model.decoder.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape[1]) if mod.training else None)
+    t.fit()
+    assert seen[:10] == [8] * 10                                        # the warm-up steps keep every token
+    assert set(seen[10:]) <= {1, 2, 4, 8} and len(set(seen[10:])) > 1  # then the masking draws k
+    with pytest.raises(ValueError, match="mask_start must be an integer >= 0"):
+        train_preset("smoke", mask_start=-1)

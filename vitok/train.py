@@ -31,7 +31,7 @@ from .bench import bf16_pays, bool_or_auto
 __all__ = ['NonFiniteLoss', 'Trainer', 'read_log', 'vitok_train', 'settings_flags', 'parse_flags', 'parse_args', 'run_cli',
            'main']
 
-# %% ../nbs/24_train.ipynb #63fb2ddd
+# %% ../nbs/24_train.ipynb #1d08afbe
 class NonFiniteLoss(RuntimeError):
     "Raised after `max_bad_steps` non-finite losses in a row."
 
@@ -150,8 +150,9 @@ class Trainer:
         self.net.train(); self.model.encoder.train(self.s2 is None or cfg.train_encoder)
         L = self.model.cfg.tokens(*(x.shape[2:] if x.ndim == 5 else (1, *x.shape[2:])))
         noise = latent_noise((x.shape[0], L, self.model.cfg.channels), (step * self.world + self.rank) * self.b, cfg.seed)
+        keep = L if self.model.cfg.mask and step < cfg.mask_start else None     # Mask ViTok: all tokens until mask_start
         with self.amp:
-            x_hat, post = self.net(x, noise=noise.to(self.device))
+            x_hat, post = self.net(x, noise=noise.to(self.device), keep=keep)
             loss, parts = self.loss(x_hat, x, post, self.s2.gan_scale(step) if self.s2 else 1.0)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

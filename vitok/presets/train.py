@@ -13,7 +13,7 @@ from dataclasses import dataclass, asdict
 __all__ = ['TRAIN_PRESETS', 'RESUME_MAY_CHANGE', 'STAGE2_FROM_INIT', 'DIT_PRESETS', 'TrainConfig', 'check_rules', 'pick_preset',
            'train_preset', 'changed_settings', 'DiTTrainConfig', 'dit_preset']
 
-# %% ../../nbs/07_train_settings.ipynb #d18c15ad
+# %% ../../nbs/07_train_settings.ipynb #39fb5ced
 @dataclass
 class TrainConfig:
     "Every setting of one training run (stage 1 or stage 2); `vitok-train` has one flag per field."
@@ -25,6 +25,7 @@ class TrainConfig:
     latent_tokens: int = 0         # l > 0: Latent ViTok with l 1D latent tokens (appendix, Fig 19); 0: the simple ViTok
     mask: bool = False             # Mask ViTok (appendix, Fig 20): train to decode from a random first k latent tokens
     mask_min: int = 0              # Mask ViTok: the smallest k drawn (0: L / 8, the paper's 32 of 256)
+    mask_start: int = 0            # Mask ViTok: steps on all tokens before the tail-masking starts (0: from the first step)
     data: str = "builtin"          # 'builtin', 'builtin-videos', an image or video folder, or webdataset shards
     val_data: str = ""             # validation data; empty: the validation split of --data
     out: str = "runs/vitok"        # run folder: config.json, log.jsonl, ckpt/, final/
@@ -87,14 +88,15 @@ class TrainConfig:
 
     def to_dict(self) -> dict: return asdict(self)
 
-# %% ../../nbs/07_train_settings.ipynb #969a2191
+# %% ../../nbs/07_train_settings.ipynb #852ddae8
 def _int(v) -> bool: return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 def _real(v) -> bool: return isinstance(v, numbers.Real) and not isinstance(v, bool)
 def _bf16_ok(v) -> bool: return v is True or v is False or v == "auto"
 _RULES = (      # (fields, test, what the test asks for)
     (("channels", "resolution", "frames", "batch", "steps", "eval_every", "eval_images", "log_every", "r1_every",
       "disc_channels", "max_bad_steps"), lambda v: _int(v) and v >= 1, "a positive integer"),
-    (("warmup", "ckpt_every", "keep_last", "disc_warmup", "num_workers", "stop_after", "latent_tokens", "mask_min"),
+    (("warmup", "ckpt_every", "keep_last", "disc_warmup", "num_workers", "stop_after", "latent_tokens", "mask_min",
+      "mask_start"),
      lambda v: _int(v) and v >= 0,
      "an integer >= 0"),
     (("threads",), lambda v: v is None or (_int(v) and v >= 1), "none or a positive integer"),
