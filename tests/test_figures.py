@@ -343,6 +343,9 @@ def check_fig19_latent_vitok(r):
     rr = r["fits"]["latent"]["psnr"]["r"]
     assert r["log_E_fit_ok"] == (finite(rr) and rr >= s["min_r"])
     assert [f["l"] for f in r["paper_flops"]] == [64, 128, 256, 512, 1024] and all(f["ratio"] > 1 for f in r["paper_flops"])
+    for x in runs + simple:                              # tokens in use: counted from each token's KL, E in use from them
+        assert len(x["token_kl"]) == x["tokens"] and all(finite(k) and k >= -1e-6 for k in x["token_kl"]), x["name"]
+        assert x["tokens_in_use"] == sum(k > r["kl_in_use_nats"] for k in x["token_kl"]) and x["E_in_use"] == x["tokens_in_use"] * x["c"]
     assert r["figures"] and all(n.endswith(".png") for n in r["figures"])
 
 

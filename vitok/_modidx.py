@@ -466,6 +466,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'vitok.model.ViTok.save_pretrained': ('model.html#vitok.save_pretrained', 'vitok/model.py'),
                              'vitok.model.as_video': ('model.html#as_video', 'vitok/model.py'),
                              'vitok.model.check_pixels': ('model.html#check_pixels', 'vitok/model.py'),
+                             'vitok.model.latent_table': ('model.html#latent_table', 'vitok/model.py'),
                              'vitok.model.with_pos': ('model.html#with_pos', 'vitok/model.py')},
             'vitok.presets.appendix': { 'vitok.presets.appendix.Fig19Settings': ( 'presets_appendix.html#fig19settings',
                                                                                   'vitok/presets/appendix.py'),

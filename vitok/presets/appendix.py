@@ -60,7 +60,7 @@ FIG19 = FigurePresets(
         "numbers": "plotted only; the text gives no number per l",
     })
 
-# %% ../../nbs/70_presets_appendix.ipynb #0e3a2c45
+# %% ../../nbs/70_presets_appendix.ipynb #1b1f8231
 @dataclass(frozen=True)
 class Fig20Settings:
     "One Mask Simple and one Mask Latent model, each decoded from its first k tokens; plain simple runs at the same E."
@@ -70,6 +70,7 @@ class Fig20Settings:
     resolution: int                     # pixels per side
     latent_tokens: int                  # l of the Mask Latent model
     mask_min: int                       # the smallest k trained (0: L / 8)
+    mask_start: int                     # the Mask models' steps on all tokens before the tail-masking (TrainConfig.mask_start)
     every_k: bool                       # also decode at every k from 1 to the token count (not only the trained k)
     simple_channels: tuple[int, ...]    # plain (non-mask) simple runs' c, for E = L x c beside the Mask models' k x c
     train: TrainConfig                  # training every run shares
@@ -81,13 +82,16 @@ class Fig20Settings:
 
 FIG20 = FigurePresets(
     figure="fig20",
-    smoke=Fig20Settings(model="U-U", patch=8, channels=4, resolution=32, latent_tokens=16, mask_min=0, every_k=True,
+    smoke=Fig20Settings(model="U-U", patch=8, channels=4, resolution=32, latent_tokens=16, mask_min=0,
+                        mask_start=SMOKE_GRID_TRAIN.steps // 2, every_k=True,
                         simple_channels=(2,), train=SMOKE_GRID_TRAIN, pool=16, eval_images=8, metrics=("psnr", "ssim"),
                         download=False, threads=1),
-    tiny=Fig20Settings(model="U-U", patch=8, channels=4, resolution=32, latent_tokens=16, mask_min=0, every_k=True,
+    tiny=Fig20Settings(model="U-U", patch=8, channels=4, resolution=32, latent_tokens=16, mask_min=0,
+                       mask_start=APPENDIX_TINY_TRAIN.steps // 2, every_k=True,
                        simple_channels=(1, 2, 4), train=APPENDIX_TINY_TRAIN, pool=2048, eval_images=64,
                        metrics=("psnr", "ssim"), download=False, threads=1),
-    paper=Fig20Settings(model="S-B", patch=16, channels=16, resolution=256, latent_tokens=256, mask_min=32, every_k=False,
+    paper=Fig20Settings(model="S-B", patch=16, channels=16, resolution=256, latent_tokens=256, mask_min=32, mask_start=0,
+                        every_k=False,
                         simple_channels=(4, 8, 16), train=PAPER_GRID_TRAIN, pool=0, eval_images=50_000,
                         metrics=("psnr", "ssim", "rfid", "ris"), download=None, threads=None),
     paper_numbers={
