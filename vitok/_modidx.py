@@ -4,7 +4,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
   'syms': { 'vitok.bench': { 'vitok.bench._bare_times': ('bench.html#_bare_times', 'vitok/bench.py'),
                              'vitok.bench._bf16_arms': ('bench.html#_bf16_arms', 'vitok/bench.py'),
                              'vitok.bench._dit_bare': ('bench.html#_dit_bare', 'vitok/bench.py'),
-                             'vitok.bench._dtype_arms': ('bench.html#_dtype_arms', 'vitok/bench.py'),
                              'vitok.bench._dtypes': ('bench.html#_dtypes', 'vitok/bench.py'),
                              'vitok.bench._fmt_arms': ('bench.html#_fmt_arms', 'vitok/bench.py'),
                              'vitok.bench._measure_loop': ('bench.html#_measure_loop', 'vitok/bench.py'),

@@ -382,7 +382,7 @@ bool_or_auto.__name__ = "bool|auto"
 def check_bf16(v) -> None:
     if not (v is True or v is False or v == "auto"): raise ValueError(f"bf16 must be True, False or 'auto', got {v!r}")
 
-# %% ../nbs/04_bench.ipynb #eebfd5cb
+# %% ../nbs/04_bench.ipynb #fc14a6ec
 def _fmt_arms(title: str, arms: dict, speed: dict | None = None, ceiling: float | None = None) -> list[str]:
     lines = [title, f"  {'phase':<12}{'dtype':<6}{'images/s':>10}{'median s':>10}{'GFLOP/s':>10}{'MFU':>8}"]
     for dtype, phases in arms.items():
@@ -413,11 +413,6 @@ def report_text(r: dict) -> str:
                      f"-> {v['fraction']:.0%}")
     return "\n".join(L)
 
-def _dtype_arms(v) -> tuple:
-    "The dtypes of `--dtype V`: fp32 -> fp32; bf16 (or fp32,bf16) -> fp32 and bf16: bf16 is always timed beside fp32."
-    ds = _dtypes(v)
-    return ("fp32", "bf16") if "bf16" in ds else ("fp32",)
-
 def _bf16_arms(v) -> tuple:
     "The dtypes of `--bf16 V`: true -> bf16, false -> fp32, both -> fp32 and bf16."
     v = str(v).lower()
@@ -434,7 +429,6 @@ def vitok_bench(
     batch: int = 4,           # batch size
     channels: int = 16,       # latent channels
     device: str = None,       # 'cuda', 'cpu', ... (default: cuda if available)
-    dtype: str = None,        # fp32, or bf16: bf16 autocast timed beside an fp32 reference, with the speed-up (overrides --bf16)
     bf16: Annotated[str, "bf16 autocast: --bf16 alone or true; false: fp32; both: fp32 and bf16 side by side, "
                          "interleaved, with the bf16 / fp32 speed-up", {"nargs": "?", "const": "true"}] = "false",
     compile: bool = False,    # torch.compile encode and decode
@@ -450,7 +444,7 @@ def vitok_bench(
 ):
     "Throughput, FLOP/s and model-FLOP utilisation of encode, decode and one training step, as JSON."
     try:
-        dts = _dtype_arms(dtype) if dtype else _bf16_arms(bf16)
+        dts = _bf16_arms(bf16)
         if peer: peer_model(peer)                       # fails before any timing when diffusers is missing
         r = benchmark(variant, resolution, frames, batch, channels, device, False, compile, warmup, repeats, dtypes=dts,
                       peak_n=peak_n)
