@@ -7,6 +7,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'vitok.bench._dtypes': ('bench.html#_dtypes', 'vitok/bench.py'),
                              'vitok.bench._fmt_arms': ('bench.html#_fmt_arms', 'vitok/bench.py'),
                              'vitok.bench._measure_loop': ('bench.html#_measure_loop', 'vitok/bench.py'),
+                             'vitok.bench._pixels': ('bench.html#_pixels', 'vitok/bench.py'),
                              'vitok.bench._speedups': ('bench.html#_speedups', 'vitok/bench.py'),
                              'vitok.bench._stage2_bare': ('bench.html#_stage2_bare', 'vitok/bench.py'),
                              'vitok.bench._sync': ('bench.html#_sync', 'vitok/bench.py'),

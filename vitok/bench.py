@@ -246,8 +246,13 @@ def peer_ratio(ours: dict, peer: dict) -> dict:
     return {"encode_decode_speedup": out,
             "flop_ratio": sig4(sum(peer["gflops"].values()) / (ours["gflops"]["encode"] + ours["gflops"]["decode"]))}
 
-# %% ../nbs/04_bench.ipynb #c908fc01
+# %% ../nbs/04_bench.ipynb #a53526e3
 def _bare_times(step, dev, repeats: int) -> list[float]: return _timed(step, _sync(dev), 2, repeats)
+
+def _pixels(cfg, dev) -> torch.Tensor:
+    "A fixed random batch in [-1, 1] of the training config's batch, frames and resolution."
+    r, b = cfg.resolution, cfg.batch
+    return torch.rand((b, 3, cfg.frames, r, r) if cfg.frames > 1 else (b, 3, r, r), device=dev) * 2 - 1
 
 def _vitok_bare(model: ViTok, cfg, dev, amp, decoder_only: bool):
     "A bare training step of `model` on a fixed random batch: forward, MSE + KL, backward, AdamW."
@@ -255,8 +260,7 @@ def _vitok_bare(model: ViTok, cfg, dev, amp, decoder_only: bool):
     if decoder_only: model.encoder.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    r, b = cfg.resolution, cfg.batch
-    x = (torch.rand((b, 3, cfg.frames, r, r) if cfg.frames > 1 else (b, 3, r, r), device=dev) * 2 - 1)
+    x = _pixels(cfg, dev)
     def step():
         with amp:
             x_hat, post = model(x)
@@ -277,8 +281,7 @@ def _stage2_bare(model: ViTok, cfg, dev, amp):
     betas = (cfg.beta1, cfg.beta2)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, betas=betas, weight_decay=cfg.weight_decay)
     d_opt = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, betas=betas, weight_decay=cfg.weight_decay)
-    r, b = cfg.resolution, cfg.batch
-    x = (torch.rand((b, 3, cfg.frames, r, r) if cfg.frames > 1 else (b, 3, r, r), device=dev) * 2 - 1)
+    x = _pixels(cfg, dev)
     def step():
         disc.requires_grad_(False)
         with amp:
