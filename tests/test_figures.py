@@ -346,6 +346,13 @@ def check_fig19_latent_vitok(r):
     for x in runs + simple:                              # tokens in use: counted from each token's KL, E in use from them
         assert len(x["token_kl"]) == x["tokens"] and all(finite(k) and k >= -1e-6 for k in x["token_kl"]), x["name"]
         assert x["tokens_in_use"] == sum(k > r["kl_in_use_nats"] for k in x["token_kl"]) and x["E_in_use"] == x["tokens_in_use"] * x["c"]
+    if r["linear"] is not None:                          # PCA codes fitted on the pool: one row per E of the runs, rising with E
+        assert [x["E"] for x in r["linear"]] == sorted({x["E"] for x in runs + simple})
+        assert any(x["patch_pca_psnr"] is not None for x in r["linear"])
+        for k in ("patch_pca_psnr", "image_pca_psnr"):
+            v = [x[k] for x in r["linear"] if x[k] is not None]
+            assert all(finite(a) and 0 < a < 100 for a in v) and all(b >= a - 0.05 for a, b in zip(v, v[1:])), (k, v)
+    else: assert s["pool"] == 0
     assert r["figures"] and all(n.endswith(".png") for n in r["figures"])
 
 
