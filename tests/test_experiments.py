@@ -37,5 +37,5 @@ def test_fig19_halves_runs_end_to_end(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     rows = json.loads((tmp_path / "results-seed0.json").read_text())
     assert [r["arm"] for r in rows] == ["simple", "latent", "latent-encoder", "latent-decoder"]
-    assert all(r["E"] == 128 and r["steps"] == 2 and 0 < r["val_psnr"] < 100 for r in rows), rows
+    assert all(r["E"] == 128 and r["steps"] == 2 and 0 < r["val_psnr"] < 100 and -1 <= r["val_ssim"] <= 1 for r in rows), rows
     assert "latent-decoder" in p.stdout
