@@ -1,5 +1,5 @@
 """The command-line tools as processes: vitok-info against the paper's sizes, vitok-bench's JSON, the flag
-spelling every vitok CLI shares, errors. The MAC counts themselves are checked in nbs/03_flops.ipynb."""
+spelling every vitok CLI shares, errors. The MAC counts themselves are checked in nbs/04_flops.ipynb."""
 import json
 import os
 import subprocess
@@ -20,7 +20,7 @@ def run(*args, check=True):
     return p
 
 
-VIDEO_GAP = {"S-B/8x8", "S-B/4x16"}  # faithful count vs the paper's 768-input embedding: see 03_flops
+VIDEO_GAP = {"S-B/8x8", "S-B/4x16"}  # faithful count vs the paper's 768-input embedding: see 04_flops
 
 
 @pytest.mark.parametrize("row", PAPER_SIZES, ids=[f"{r['variant']}@{r['res']}x{r['frames']}:{r['part']}" for r in PAPER_SIZES])

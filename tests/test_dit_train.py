@@ -3,7 +3,7 @@ process, the EMA in final/, `vitok-sample`'s grid and its refusals, a video late
 
 The runs train a micro DiT on toy latents (`vitok.dit_train.make_toy_latents`) that name a micro tokenizer, so
 sampling decodes real pixels; the unit proofs (draws per sample, in-process resume, one run per folder,
-non-finite skip) live in nbs/63_dit_train and nbs/64_sample."""
+non-finite skip) live in nbs/43_dit_train and nbs/44_sample."""
 import json
 import os
 import signal

@@ -2,7 +2,7 @@
 --overwrite), a resume leaves each step once in log.jsonl, a crash's half-written files are removed on the next
 start, and validation reports the unreadable samples it skipped.
 
-The in-process proofs live in nbs/24_train ("One run per folder"); these run the console script where the exit
+The in-process proofs live in nbs/25_train ("One run per folder"); these run the console script where the exit
 status and the message matter."""
 import json
 import os

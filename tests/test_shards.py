@@ -1,6 +1,6 @@
 """Webdataset shards wherever a folder works: `vitok-train` (validation included), exact resume, `vitok-eval`
 with unreadable samples recorded, and a 2-rank torchrun run killed and resumed. The unit checks (random
-access, truncated shards, rank slices) live in nbs/14_shards and nbs/21_distributed."""
+access, truncated shards, rank slices) live in nbs/14_shards and nbs/22_distributed."""
 import json
 import os
 import shutil

@@ -1,7 +1,7 @@
 """Trainer integration: exact resume after a real kill, torn checkpoints on disk, torchrun DDP, the CLI.
 
 The unit proofs (EMA update, GAN step, non-finite skip, in-process resume, stage-2 resume) live in
-nbs/23_stage2 and nbs/24_train."""
+nbs/24_stage2 and nbs/25_train."""
 import os
 import signal
 import subprocess
