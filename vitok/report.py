@@ -9,7 +9,8 @@ import math, textwrap
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['fmt', 'md_table', 'save_fig', 'show_fig', 'not_measured_panel']
+__all__ = ['fmt', 'md_table', 'r_text', 'missing_reasons', 'save_fig', 'show_fig', 'not_measured_panel', 'log2_axis',
+           'plot_log_fit', 'picture_grid']
 
 # %% ../nbs/51_report.ipynb #cce7c52d
 def fmt(v, nd: int = 2, missing: str = "not measured") -> str:
@@ -24,6 +25,16 @@ def md_table(header: list[str], rows: list[list]) -> str:
         if len(r) != len(header): raise ValueError(f"row {r!r} has {len(r)} cells, the header {len(header)}")
     return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] +
                      ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows])
+
+# %% ../nbs/51_report.ipynb #6f5b6ac1
+def r_text(fit: dict | None, why: str = "") -> str:
+    "Pearson r of `fit` (`vitok.stats.fit_log_line`) with 3 decimals; 'not measured (why)' when there is no fit."
+    if fit is None: return "not measured" + (f" ({why})" if why else "")
+    return fmt(fit["r"], 3, missing="undefined (the values do not vary)")
+
+def missing_reasons(missing: dict, keys=None) -> str:
+    "The distinct reasons in `missing` ({metric: why}, only `keys` if given), without end stops, joined by '; '."
+    return "; ".join(sorted({why.rstrip(".") for k, why in missing.items() if keys is None or k in keys}))
 
 # %% ../nbs/51_report.ipynb #4ea49aad
 def save_fig(fig, out_dir, name: str, dpi: int = 120) -> list[Path]:
@@ -46,3 +57,36 @@ def not_measured_panel(ax, title: str, why: str = "pretrained weights absent (se
     ax.text(0.5, 0.5, "not measured:\n" + textwrap.fill(why or "no value", 40), ha="center", va="center",
             fontsize=fontsize, color="firebrick", transform=ax.transAxes)
     ax.set(title=f"{title}: not measured", xticks=[], yticks=[])
+
+# %% ../nbs/51_report.ipynb #a09d1e38
+def log2_axis(ax, ticks, labels=None, fontsize=None, rotation=0):
+    "A log-2 x axis with one tick per value in `ticks` (labelled with `labels`, default the values) and no minor ticks."
+    ticks = list(ticks)
+    font = {"fontsize": fontsize} if fontsize else {}
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ticks, [str(t) for t in ticks] if labels is None else list(labels), rotation=rotation, **font)
+    ax.minorticks_off()
+
+def plot_log_fit(ax, fit: dict, xs, logy: bool = False, **kw):
+    """Draw `fit` (`vitok.stats.fit_log_line`: y = intercept + slope log2 x; y is log10 of the metric when `logy`)
+    from min(xs) to max(xs) as a thin dashed black line; `kw` go to `ax.plot` (label, ...)."""
+    ends = [min(xs), max(xs)]
+    ys = [fit["intercept"] + fit["slope"] * math.log2(x) for x in ends]
+    return ax.plot(ends, [10 ** y for y in ys] if logy else ys, **{"color": "k", "ls": "--", "lw": 1, **kw})
+
+# %% ../nbs/51_report.ipynb #b309d62f
+def picture_grid(rows, row_labels=None, col_titles=None, under=None, size=(1.6, 1.6), fontsize=8):
+    """A figure of pictures without axes, one row per list in `rows`; a picture is an (H, W, 3) uint8 array or a
+    (3, H, W) uint8 tensor. Optional: `row_labels` (left of each row), `col_titles` (above the first row) and
+    `under[i][j]`, a label under picture j of row i (None: none)."""
+    import matplotlib.pyplot as plt
+    n, m = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n, m, figsize=(size[0] * m, size[1] * n), squeeze=False)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            axes[i, j].imshow(img.permute(1, 2, 0).numpy() if hasattr(img, "permute") else img, interpolation="nearest")
+            if under and under[i][j] is not None: axes[i, j].set_xlabel(under[i][j], fontsize=fontsize)
+        if row_labels: axes[i, 0].set_ylabel(row_labels[i], fontsize=fontsize)
+    for j, t in enumerate(col_titles or []): axes[0, j].set_title(t, fontsize=fontsize)
+    for a in axes.flat: a.set_xticks([]); a.set_yticks([])
+    return fig
