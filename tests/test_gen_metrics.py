@@ -1,10 +1,12 @@
 """The generation metrics from outside the notebooks: the reference classifier's cache (reused, and retrained
-with a warning when damaged), the streaming evaluator (chunks equal one batch), gFID / gIS missing without weights."""
+with a warning when damaged), the streaming evaluator (chunks equal one batch), gFID / gIS missing without weights,
+and the reference classifier's names importable from `vitok.gen_metrics` as well as from `vitok.refnet`."""
 import numpy as np
 import pytest
 import torch
 
 import vitok.gen_metrics as gm
+import vitok.refnet as rn
 from vitok.digits import digit_tensors
 from vitok.metrics import WeightsMissing
 from vitok.transforms import to_uint8
@@ -17,6 +19,14 @@ def small_net(tmp_path_factory):
     return gm.reference_classifier("cpu", folder=tmp_path_factory.mktemp("refnet"), **SMALL)
 
 
+def test_reference_classifier_is_importable_from_gen_metrics():
+    "vitok.refnet was split out of vitok.gen_metrics: every name of it is still there, the same object, in __all__."
+    assert rn.__all__ and set(rn.__all__) <= set(gm.__all__)
+    for name in rn.__all__: assert getattr(gm, name) is getattr(rn, name), name
+    from vitok.gen_metrics import GenEvaluator, ref_fid_floor, reference_classifier      # the figure notebooks' imports
+    assert reference_classifier is rn.reference_classifier and GenEvaluator.__module__ == "vitok.gen_metrics"
+
+
 def same_weights(a, b):
     return all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
 
@@ -25,7 +35,7 @@ def test_cache_is_reused_without_training(tmp_path, monkeypatch):
     monkeypatch.setenv("VITOK_CACHE", str(tmp_path))
     first = gm.reference_classifier("cpu", **SMALL)
     assert first.info["source"] == "trained" and first.info["path"].startswith(str(tmp_path / "refnet"))
-    monkeypatch.setattr(gm, "train_refnet", lambda **kw: pytest.fail("trained again although the cache holds it"))
+    monkeypatch.setattr(rn, "train_refnet", lambda **kw: pytest.fail("trained again although the cache holds it"))
     again = gm.reference_classifier("cpu", **SMALL)
     assert again.info["source"] == "cache" and same_weights(first, again)
     assert again.info["val_accuracy"] == first.info["val_accuracy"]

@@ -5,204 +5,29 @@ small classifier trained on the digits (tiny preset), or of torch-fidelity's Inc
 
 # %% ../nbs/45_gen_metrics.ipynb #879b40d8
 from __future__ import annotations
-import hashlib, json, os, time, warnings, zipfile
+import hashlib, warnings, zipfile
 from pathlib import Path
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_file
 from .digits import digit_tensors, digits_path, split_indices
 from .metrics import (FeatureStats, frechet_distance, inception_score, check_pair, InceptionV3, weights_path,
                            weights_info, WeightsMissing, WEIGHTS)
 from .stats_cache import stats_folder, stats_key, stats_file
 from .transforms import frames_as_batch, to_uint8
 from .fvd import I3D, fvd_stats
-from .utils import atomic_write, file_sha256, reading, CorruptFile, default_device
+from .utils import file_sha256, reading, CorruptFile, default_device
+from .refnet import (RefNet, REFNET, REFNET_VERSION, box_blur, train_refnet, class_accuracy, refnet_folder,
+                          refnet_settings, refnet_key, save_refnet, load_refnet, reference_classifier, ref_stats,
+                          ref_fid, ref_is, ref_fid_floor, _is_stats)
+_all_ = ["RefNet", "REFNET", "REFNET_VERSION", "box_blur", "train_refnet", "class_accuracy", "refnet_folder",
+         "refnet_settings", "refnet_key", "save_refnet", "load_refnet", "reference_classifier", "ref_stats", "ref_fid",
+         "ref_is", "ref_fid_floor"]
 
 # %% auto #0
-__all__ = ['REFNET', 'REFNET_VERSION', 'GEN_METRICS', 'GEN_PROTOCOL', 'RefNet', 'box_blur', 'train_refnet', 'class_accuracy',
-           'refnet_folder', 'refnet_settings', 'refnet_key', 'save_refnet', 'load_refnet', 'reference_classifier',
-           'ref_stats', 'ref_fid', 'ref_is', 'ref_fid_floor', 'GaussianStats', 'is_adm_reference', 'adm_reference',
-           'GenEvaluator']
-
-# %% ../nbs/45_gen_metrics.ipynb #5d909905
-class RefNet(nn.Module):
-    "A small CNN for 32-px digits: uint8 (B,3,H,W) -> 128-d features (`features`) and 10 logits (`logits`)."
-    def __init__(self, width: int = 16, hidden: int = 128, classes: int = 10, resolution: int = 32):
-        super().__init__()
-        self.resolution, self.info = resolution, {}
-        chans = [1, width, 2 * width, 4 * width]
-        blocks = [m for a, b in zip(chans, chans[1:]) for m in (nn.Conv2d(a, b, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))]
-        self.body = nn.Sequential(*blocks, nn.Flatten(), nn.Linear(chans[-1] * (resolution // 8) ** 2, hidden))
-        self.head = nn.Sequential(nn.ReLU(), nn.Linear(hidden, classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        "Grey frames (B,1,R,R) in [-1,1] -> logits (B, classes)."
-        return self.head(self.body(x))
-
-    def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        "uint8 (B,3,H,W) -> grey (B,1,R,R) in [-1,1] on the network's device."
-        check_pair(x, x)
-        g = x.to(next(self.parameters()).device).float().mean(1, keepdim=True) / 127.5 - 1
-        if g.shape[-2:] != (self.resolution,) * 2:
-            g = F.interpolate(g, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
-        return g
-
-    @torch.no_grad()
-    def measure(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        "uint8 (B,3,H,W) -> (features (B, hidden), logits (B, classes)), float32."
-        f = self.body(self.prepare(x))                # no dropout or batch norm: train / eval mode does not matter
-        return f, self.head(f)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor: return self.measure(x)[0]
-    def logits(self, x: torch.Tensor) -> torch.Tensor: return self.measure(x)[1]
-
-# %% ../nbs/45_gen_metrics.ipynb #783d3952
-REFNET = dict(width=16, hidden=128, epochs=8, batch=64, lr=3e-3, weight_decay=1e-4, shift=2, blur=2, seed=0)
-REFNET_VERSION = "refnet-1"            # bump when the architecture or the training loop changes
-
-def box_blur(x: torch.Tensor, passes: int = 1) -> torch.Tensor:
-    "`passes` 3x3 box filters over images (B,C,H,W) (edges replicated); uint8 in, uint8 out (rounded)."
-    y = x.float()
-    for _ in range(passes): y = F.avg_pool2d(F.pad(y, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    return y.round().to(torch.uint8) if x.dtype == torch.uint8 else y
-
-def _augment(x: torch.Tensor, shift: int, blur: int, g: torch.Generator) -> torch.Tensor:
-    "Per image of (B,1,H,W): a roll by offsets in [-shift, shift] along y and x, then 0..blur box-blur passes."
-    d = torch.randint(-shift, shift + 1, (x.shape[0], 2), generator=g).tolist()
-    x = torch.stack([xi.roll(tuple(di), (1, 2)) for xi, di in zip(x, d)])
-    k = torch.randint(0, blur + 1, (x.shape[0],), generator=g)
-    versions = [x]
-    for _ in range(blur): versions.append(box_blur(versions[-1]))
-    return torch.stack(versions)[k, torch.arange(x.shape[0])]
-
-def train_refnet(width=16, hidden=128, epochs=8, batch=64, lr=3e-3, weight_decay=1e-4, shift=2, blur=2, seed=0,
-                 progress: bool = False) -> RefNet:
-    "Train `RefNet` on the digits' train split (one thread, seeded); `net.info` holds the held-out accuracy."
-    t0, threads = time.time(), torch.get_num_threads()
-    x, y = digit_tensors("train", 32)
-    x = x[:, :1]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        torch.set_num_threads(1)
-        try:
-            net, g = RefNet(width, hidden), torch.Generator().manual_seed(seed)
-            steps = epochs * -(-len(x) // batch)
-            opt = torch.optim.AdamW(net.parameters(), lr, weight_decay=weight_decay)
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
-            for epoch in range(epochs):
-                for idx in torch.randperm(len(x), generator=g).split(batch):
-                    loss = F.cross_entropy(net(_augment(x[idx], shift, blur, g)), y[idx])
-                    opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-                if progress: print(f"epoch {epoch}: loss {loss.item():.3f}")
-        finally:
-            torch.set_num_threads(threads)
-    net.eval()
-    xv, yv = digit_tensors("val", 32)
-    acc = class_accuracy(to_uint8(xv), yv, net)
-    net.info = {"val_accuracy": acc, "train_seconds": round(time.time() - t0, 2)}
-    return net
-
-@torch.no_grad()
-def class_accuracy(images: torch.Tensor, labels, net: RefNet | None = None, batch: int = 500) -> float:
-    "Fraction of uint8 images (N,3,H,W) that `net` (default: the cached reference classifier) assigns to `labels`."
-    net = net if net is not None else reference_classifier()
-    labels = torch.as_tensor(labels).flatten()
-    if len(labels) != len(images): raise ValueError(f"{len(images)} images but {len(labels)} labels")
-    pred = torch.cat([net.logits(c).argmax(1).cpu() for c in images.split(batch)])
-    return (pred == labels.cpu()).double().mean().item()
-
-# %% ../nbs/45_gen_metrics.ipynb #33ed1af2
-def refnet_folder(path=None) -> Path:
-    "Where reference classifiers are cached: `path`, else `$VITOK_CACHE/refnet`, else `~/.cache/vitok/refnet`."
-    if path: return Path(path).expanduser()
-    root = os.environ.get("VITOK_CACHE")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "vitok") / "refnet"
-
-def refnet_settings(**settings) -> dict:
-    "`REFNET` updated with `settings` (unknown names are an error)."
-    bad = sorted(set(settings) - set(REFNET))
-    if bad: raise TypeError(f"unknown reference-classifier settings {bad}; known: {sorted(REFNET)}")
-    return REFNET | settings
-
-def refnet_key(settings: dict) -> str:
-    "A short hash of everything the trained weights depend on."
-    rows = hashlib.sha256(split_indices("train").tobytes()).hexdigest()          # the training digits, in order
-    blob = json.dumps({"version": REFNET_VERSION, "settings": settings, "data": file_sha256(digits_path()), "rows": rows},
-                      sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-def _tensors_sha(sd: dict) -> str:
-    h = hashlib.sha256()
-    for k in sorted(sd): h.update(k.encode()); h.update(sd[k].contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-def save_refnet(net: RefNet, path, settings: dict) -> Path:
-    "Write `net` as safetensors (atomically), with its settings, held-out accuracy and tensor hash as metadata."
-    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    meta = {"settings": json.dumps(settings, sort_keys=True), "version": REFNET_VERSION,
-            "tensors_sha256": _tensors_sha(sd), "info": json.dumps(net.info)}
-    with atomic_write(path) as tmp: save_file(sd, str(tmp), metadata=meta)
-    return Path(path)
-
-def load_refnet(path, device="cpu") -> RefNet:
-    "A `RefNet` saved by `save_refnet`; a damaged file (unreadable, or tensors not matching their hash) is a `CorruptFile`."
-    with reading(path, "reference classifier (safetensors)", "delete it; it is trained again on the next use"):
-        with safe_open(str(path), "pt") as f:
-            meta, sd = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
-        if _tensors_sha(sd) != meta["tensors_sha256"]: raise ValueError("the tensors do not match their SHA-256")
-        s = json.loads(meta["settings"])
-        net = RefNet(s["width"], s["hidden"])
-        net.load_state_dict(sd)
-        net.info = json.loads(meta["info"])
-    return net.eval().to(device)
-
-def reference_classifier(device=None, folder=None, retrain: bool = False, **settings) -> RefNet:
-    """The digits' reference classifier with `settings` (see `REFNET`): loaded from the cache, else trained
-    and cached. `net.info`: key, path, source ('cache' or 'trained'), held-out accuracy, settings."""
-    s = refnet_settings(**settings)
-    key = refnet_key(s)
-    path = refnet_folder(folder) / f"refnet-{key}.safetensors"
-    net = None
-    if path.is_file() and not retrain:
-        try: net, source = load_refnet(path), "cache"
-        except CorruptFile as e:
-            warnings.warn(f"{e}: training the reference classifier again")
-    if net is None:
-        net, source = train_refnet(**s), "trained"
-        save_refnet(net, path, s)
-    net.info = net.info | {"key": key, "path": str(path), "source": source, "settings": s}
-    return net.eval().to(default_device(device))
-
-# %% ../nbs/45_gen_metrics.ipynb #a30866b1
-def _is_stats(x) -> bool: return hasattr(x, "cov") and not torch.is_tensor(x)      # tensors have a .cov() too
-
-def ref_stats(images, net: RefNet | None = None, batch: int = 500) -> FeatureStats:
-    "`FeatureStats` of the reference classifier's features of uint8 images (N,3,H,W) (or an iterable of such batches)."
-    net, s = net if net is not None else reference_classifier(), FeatureStats()
-    for c in (images.split(batch) if torch.is_tensor(images) else images): s.update(net.features(c))
-    return s
-
-def ref_fid(a, b, net: RefNet | None = None) -> float:
-    "Frechet distance in the reference classifier's feature space of two uint8 image sets (or their `FeatureStats`)."
-    net = net if net is not None else reference_classifier()
-    a, b = (x if _is_stats(x) else ref_stats(x, net) for x in (a, b))
-    return frechet_distance(a, b)
-
-def ref_is(images, net: RefNet | None = None, splits: int = 10, batch: int = 500) -> tuple[float, float]:
-    "Inception-score formula on the reference classifier's softmax: (mean, std over splits) of uint8 images."
-    net = net if net is not None else reference_classifier()
-    return inception_score(torch.cat([net.logits(c).cpu() for c in images.split(batch)]), splits)
-
-def ref_fid_floor(net: RefNet | None = None) -> float:
-    "ref_fid between two halves of the held-out digits (50 per class each): what real data scores against real data."
-    x, y = digit_tensors("val", 32)
-    first = torch.cat([torch.nonzero(y == k).flatten()[::2] for k in range(10)])
-    rest = torch.ones(len(y), dtype=torch.bool); rest[first] = False
-    x = to_uint8(x)
-    return ref_fid(x[first], x[rest], net)
+__all__ = ['GEN_METRICS', 'GEN_PROTOCOL', 'GaussianStats', 'is_adm_reference', 'adm_reference', 'GenEvaluator', 'RefNet',
+           'REFNET', 'REFNET_VERSION', 'box_blur', 'train_refnet', 'class_accuracy', 'refnet_folder', 'refnet_settings',
+           'refnet_key', 'save_refnet', 'load_refnet', 'reference_classifier', 'ref_stats', 'ref_fid', 'ref_is',
+           'ref_fid_floor']
 
 # %% ../nbs/45_gen_metrics.ipynb #9bf04ddc
 class GaussianStats:
