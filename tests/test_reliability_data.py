@@ -132,3 +132,24 @@ def test_eval_damaged_stats_cache_is_recomputed(tmp_path):
     assert again["real_stats"]["rfvd"]["source"] == "recomputed (the cached file was damaged)"
     assert third["real_stats"]["rfvd"]["source"] == "cache"                    # the damaged file was overwritten
     assert again["metrics"]["rfvd"] == pytest.approx(first["metrics"]["rfvd"]) == pytest.approx(third["metrics"]["rfvd"])
+
+
+def test_deep_images_and_any_file_name_through_eval(tmp_path):
+    """Fails on the old main: a 16-bit greyscale PNG was read as white and a float TIFF as black, and one non-ASCII
+    file name made the folder unusable ('ascii' codec ...). Each deep image must evaluate exactly like its 8-bit
+    twin, and names in UTF-8 or not (Latin-1 bytes) work through the folder, the statistics cache key and the report."""
+    import os
+    from vitok.evaluate import vitok_eval
+    run = micro(tmp_path)
+    grey = np.random.default_rng(1).integers(0, 256, (32, 32), dtype=np.uint8)
+    twins = {"8bit": tmp_path / "eight", "deep": tmp_path / "deep"}
+    for d in twins.values(): (d / "c").mkdir(parents=True)
+    Image.fromarray(grey).save(twins["8bit"] / "c" / "a.png"); Image.fromarray(grey).save(twins["8bit"] / "c" / "b.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(twins["deep"] / "c" / "café.png")              # 16-bit PNG
+    Image.fromarray(grey.astype(np.float32) / 255).save(os.fsencode(twins["deep"] / "c") + b"/lat\xe9.tif")  # float TIFF
+    with open(os.fsencode(twins["deep"] / "c") + b"/bad\xff.png", "wb") as f: f.write(b"not an image")
+    rep = {k: vitok_eval(ckpt=str(run), data=str(d), resolution=32, metrics="psnr,ssim", num_workers=0, batch=2,
+                         quiet=True, out=str(tmp_path / f"{k}.json")) for k, d in twins.items()}
+    assert rep["deep"]["samples"] == rep["8bit"]["samples"] == 2 and rep["deep"]["skipped"] == 1
+    assert rep["deep"]["metrics"] == pytest.approx(rep["8bit"]["metrics"], abs=1e-9)
+    assert list(json.loads((tmp_path / "deep.json").read_text())["skipped_inputs"]) == ["c/bad\\xff.png"]

@@ -54,6 +54,7 @@ class SkipLog:
         self.names, self.reasons = names, {}
         self._flags = mp.RawArray("b", max(len(names), 1))
     def add(self, i: int, reason: str):
+        reason = reason.encode("utf-8", "backslashreplace").decode()     # a file name's undecodable bytes, printable
         if not self._flags[i]: _log.warning("skipped %s: %s", self.names[i], reason)
         self._flags[i], self.reasons[i] = 1, reason
     def _idx(self): return np.flatnonzero(np.frombuffer(self._flags, dtype=np.int8)[:len(self.names)])

@@ -19,16 +19,29 @@ _log = logging.getLogger("vitok.data")
 __all__ = ['scan_folder', 'folder_kind', 'ImageFolder', 'VideoFolder', 'image_folder', 'video_folder']
 
 # %% ../nbs/13_folders.ipynb #538d2faf
+def _walk_once(root: Path):
+    "os.walk(root, followlinks=True) that enters each real folder once and yields each real file once."
+    seen_dirs, seen_files = set(), set()
+    for d, dirs, names in os.walk(root, followlinks=True):
+        st = os.stat(d)
+        if (st.st_dev, st.st_ino) in seen_dirs: dirs[:] = []; continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        kept = []
+        for f in sorted(n for n in names if not n.startswith(".")):
+            try: st = os.stat(os.path.join(d, f))
+            except OSError: kept.append(f); continue          # a dangling link: listed, then skipped as unreadable
+            if (st.st_dev, st.st_ino) not in seen_files: seen_files.add((st.st_dev, st.st_ino)); kept.append(f)
+        yield d, dirs, kept
+
 def scan_folder(root, exts=IMAGE_EXTS, what="image"):
     "Media files under `root` -> (files relative to root, classes, label per file, ignored files)."
     root = Path(root).expanduser()
     if not root.exists(): raise FileNotFoundError(f"{what} folder {root} does not exist: check the path.")
     if not root.is_dir(): raise NotADirectoryError(f"{root} is not a folder: give a folder of {what}s.")
     files, ignored = [], []
-    for d, dirs, names in os.walk(root, followlinks=True):
-        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
-        for f in sorted(names):
-            if f.startswith("."): continue
+    for d, dirs, names in _walk_once(root):
+        for f in names:
             rel = os.path.relpath(os.path.join(d, f), root)
             (files if f.lower().endswith(exts) else ignored).append(rel)
     if not files:
@@ -43,7 +56,7 @@ def scan_folder(root, exts=IMAGE_EXTS, what="image"):
 def folder_kind(root) -> str:
     "'video' if a folder holds more video files than image files, else 'image'."
     n_img = n_vid = 0
-    for d, dirs, names in os.walk(Path(root), followlinks=True):
+    for d, dirs, names in _walk_once(Path(root)):
         for f in names:
             n_img += f.lower().endswith(IMAGE_EXTS); n_vid += f.lower().endswith(VIDEO_EXTS)
         if n_img + n_vid > 1000: break
@@ -57,18 +70,18 @@ class _Folder(Stream):
         self.root, self.train, self.labels = Path(root).expanduser(), train, labels
         if labels and not self.classes:
             raise ValueError(f"labels=True but {self.root} has no class sub-folders (a flat folder): use labels=False.")
-        self.files, self.targets = np.array(files, dtype=np.bytes_), np.array(targets, dtype=np.int64)
+        self.files, self.targets = np.array([os.fsencode(f) for f in files], dtype=np.bytes_), np.array(targets, dtype=np.int64)
         super().__init__(len(files), _Names(self.files), seed, train if shuffle is None else shuffle, rank, world_size)
         self.ignored = ignored
         if ignored: _log.warning("%s: ignored %d non-%s file(s), e.g. %s", self.root, len(ignored), what, ignored[0])
-    def path(self, i) -> Path: return self.root / self.files[i].decode()
+    def path(self, i) -> Path: return self.root / os.fsdecode(self.files[i])
     def out(self, x, i): return (x, int(self.targets[i])) if self.labels else x
 
 class _Names:
     "Read-only view of a numpy byte array of paths as strings (for SkipLog)."
     def __init__(self, a): self.a = a
     def __len__(self): return len(self.a)
-    def __getitem__(self, i): return self.a[i].decode()
+    def __getitem__(self, i): return self.a[i].decode("utf-8", "backslashreplace")
 
 class ImageFolder(_Folder):
     "Images under a folder (class sub-folders or flat), evaluation or training transform."

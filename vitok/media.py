@@ -24,12 +24,34 @@ __all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'Unreadable', 'read_image', 'clip_indices
 class Unreadable(Exception):
     "An input that cannot be used (corrupt, truncated, not an image, too short): skipped and counted."
 
+def _is_16_bit(im: Image.Image) -> bool:
+    "A 32-bit integer ('I') image that holds 16-bit samples: a 16-bit PNG, or a TIFF with 16 bits per sample."
+    bits = getattr(im, "tag_v2", {}).get(258)
+    return im.format == "PNG" or bits in (16, (16,))
+
+def _scaled_to_8_bit(im: Image.Image) -> Image.Image:
+    "RGB with 8 bits per channel from any mode PIL opens: deep greyscale is scaled (not clipped) to 0 ... 255."
+    if im.mode.startswith("I;16") or (im.mode == "I" and _is_16_bit(im)):
+        a = np.asarray(im, dtype=np.float64) / 257
+    elif im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
+            raise Unreadable(f"a float image with values in [{np.nanmin(a):g}, {np.nanmax(a):g}], not [0, 1]: its scale is "
+                             "unknown; save it with 8 or 16 bits per channel")
+        a = a * 255
+    elif im.mode == "I":
+        raise Unreadable("a 32-bit integer image: its range is unknown; save it with 8 or 16 bits per channel")
+    else:
+        return im if im.mode == "RGB" else im.convert("RGB")
+    return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8)).convert("RGB")
+
 def read_image(src) -> Image.Image:
-    "Decode an image file (path or bytes) to RGB; raise `Unreadable` if that fails."
+    "Decode an image file (path or bytes) to 8-bit RGB; raise `Unreadable` if that fails."
     try:
         with Image.open(io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src) as im:
             im.load()
-            return im if im.mode == "RGB" else im.convert("RGB")
+            return _scaled_to_8_bit(im)
+    except Unreadable: raise
     except Exception as e:
         raise Unreadable(f"not a readable image ({type(e).__name__}: {e})") from e
 

@@ -21,11 +21,11 @@ def data_fingerprint(ds, spec, limit: int | None = None) -> dict:
     "What identifies the real samples a dataset yields (used in the real-statistics cache key)."
     d = {"spec": str(spec), "kind": type(ds).__name__}
     if hasattr(ds, "root") and hasattr(ds, "files"):                     # image / video folder
-        names = [f.decode() if isinstance(f, bytes) else str(f) for f in ds.files[: limit or len(ds.files)]]
+        names = [os.fsdecode(f) for f in ds.files[: limit or len(ds.files)]]      # file names in any encoding
         h = hashlib.sha256()
         for n in names:
             st = (Path(ds.root) / n).stat()
-            h.update(f"{n}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+            h.update(os.fsencode(n) + f"\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
         d.update(root=str(Path(ds.root).resolve()), files=len(names), listing_sha256=h.hexdigest())
     elif hasattr(ds, "urls"):                                            # webdataset shards
         d["shards"] = [(u, Path(u).stat().st_size if Path(u).exists() else None) for u in ds.urls]
