@@ -129,3 +129,20 @@ def test_named_checkpoint_with_a_damaged_file(tmp_path):
     (ck / "state.json").write_text('{"step": ')
     with pytest.raises(CorruptFile, match=r"step_0000003.*state\.json unreadable"):
         load_checkpoint(ck)
+
+
+def test_weights_get_the_same_mode_as_the_json_beside_them(tmp_path):
+    """Fails on the old main: every .safetensors vitok wrote was 0600 (safetensors' own writer) beside 0644 JSON,
+    so a colleague sharing a run folder could read the config but not the model."""
+    import os, stat
+    import torch
+    from vitok import ViTok, ViTokConfig
+    from vitok.checkpoint import save_checkpoint
+    old = os.umask(0o022)
+    try:
+        ViTok(ViTokConfig.from_name("U-U/8", channels=4, resolution=32)).save_pretrained(tmp_path / "tok")
+        ck = save_checkpoint(tmp_path / "ckpt", 1, {"model": {"w": torch.zeros(3)}}, {"note": "x"})
+        files = [tmp_path / "tok" / "model.safetensors", tmp_path / "tok" / "config.json", ck / "model.safetensors", ck / "state.json"]
+        assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o644 for f in files}
+    finally:
+        os.umask(old)

@@ -9,10 +9,22 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['atomic_write', 'write_text', 'write_json', 'atomic_dir', 'file_sha256', 'NotWritable', 'check_writable',
-           'check_positive', 'CorruptFile', 'reading', 'default_device', 'set_threads', 'in_notebook', 'progress_off']
+__all__ = ['new_file_mode', 'atomic_write', 'write_text', 'write_json', 'atomic_dir', 'file_sha256', 'NotWritable',
+           'check_writable', 'check_positive', 'CorruptFile', 'reading', 'default_device', 'set_threads', 'in_notebook',
+           'progress_off']
 
 # %% ../nbs/05_utils.ipynb #ad18cd60
+def new_file_mode() -> int:
+    "The mode `open()` gives a new file here: 0o666 less the process's umask."
+    mask = os.umask(0o022); os.umask(mask)
+    return 0o666 & ~mask
+
+def _as_new_file(*files):
+    "Give each file the mode a new file gets here (some writers, e.g. safetensors, make theirs 0600)."
+    mode = new_file_mode()
+    for f in files:
+        if f.is_file() and not f.is_symlink(): os.chmod(f, mode)
+
 @contextlib.contextmanager
 def atomic_write(path):
     "Yield a temporary path beside `path`; it replaces `path` only if the block finishes."
@@ -20,6 +32,7 @@ def atomic_write(path):
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield tmp
+        _as_new_file(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()
@@ -49,6 +62,7 @@ def atomic_dir(path):
     shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
     try:
         yield tmp
+        _as_new_file(*tmp.rglob("*"))
         if path.exists(): shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
