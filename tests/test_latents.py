@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from vitok import ViTok, ViTokConfig
 from vitok.digits import digits
@@ -78,3 +79,24 @@ def test_a_damaged_shard_is_named_and_encoded_again(tok, full, tmp_path):
     again = encode_latents(tok, digits("train", n=100), tmp_path, **KW)
     assert again["written"] == 1
     assert torch.equal(all_latents(full[0])[0], all_latents(tmp_path)[0])
+
+
+def test_a_builtin_spec_is_read_from_the_split_it_is_cached_as(tok, tmp_path):
+    """Fails on the old main: encode_latents(TOK, 'builtin-digits', LAT, split='train') encoded the 1,000 held-out
+    digits (`split` named the cache, not the data), so a DiT trained and validated on the same samples."""
+    for split in ("train", "val"):
+        encode_latents(tok, "builtin-digits", tmp_path / "spec", split=split, limit=40, **KW)
+        encode_latents(tok, digits(split, n=40), tmp_path / f"obj-{split}", split=split, **KW)
+        spec, obj = (load_file(str(d / f"{split}-000000.safetensors")) for d in (tmp_path / "spec", tmp_path / f"obj-{split}"))
+        assert torch.equal(spec["mean"], obj["mean"]) and torch.equal(spec["label"], obj["label"])   # the first 32 samples
+    with pytest.raises(ValueError, match="split must be 'train' or 'val'"):
+        encode_latents(tok, "builtin-digits", tmp_path / "bad", split="test", **KW)
+
+
+def test_a_cache_holds_one_tokenizer(tok, full, tmp_path):
+    "Fails on the old main: val latents of another tokenizer were written beside the train split without a word."
+    other = ViTok(ViTokConfig.from_name("U-U/8", channels=4, resolution=32))
+    encode_latents(tok, digits("train", n=40), tmp_path, **KW)
+    with pytest.raises(ValueError, match=r"holds train latents of another tokenizer .*a cache holds one tokenizer"):
+        encode_latents(other, digits("val", n=40), tmp_path, split="val", **KW)
+    assert not index_path(tmp_path, "val").exists()

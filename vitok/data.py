@@ -42,19 +42,22 @@ def _is_shards(spec: str) -> bool:
             or (p.is_dir() and any(p.glob("*-index.json"))))
 
 def make_dataset(spec, resolution=64, train=True, frames=None, stride=1, fps=None, labels=False, seed=0,
-                 rank=None, world_size=None, n=None, **kw):
-    "Map a data spec ('builtin', 'builtin-videos', 'builtin-digits', a folder, or shards) to a dataset; videos at `stride` or `fps`."
+                 rank=None, world_size=None, n=None, split: str | None = None, **kw):
+    """Map a data spec ('builtin', 'builtin-videos', 'builtin-digits', a folder, or shards) to a dataset; videos at `stride` or `fps`.
+    `train` picks the transform (random crops and flips, or centre crops); `split` ('train' / 'val') picks which part of a
+    built-in set is read (default: 'train' when training, else 'val'). A folder or shard spec is its own split."""
     spec = str(spec)
+    if split not in (None, "train", "val"): raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     video = bool(frames and frames > 1)
     common = dict(labels=labels, seed=seed, rank=rank, world_size=world_size)
     if spec in ("builtin", "builtin-images", "builtin-videos"):
-        split = "train" if train else "val"
+        split = split or ("train" if train else "val")
         if spec == "builtin-videos" or (spec == "builtin" and video):
             return builtin_videos(frames or 16, resolution, stride, fps, split, n=n, **common, **kw)
         return builtin_images(split, resolution, n=n, **common, **kw)
     if spec == "builtin-digits":
         from vitok.digits import digits
-        return digits("train" if train else "val", resolution, n=n, **common)
+        return digits(split or ("train" if train else "val"), resolution, n=n, **common)
     if _is_shards(spec):
         ds = shard_dataset(spec, resolution, train, frames=frames, stride=stride, fps=fps, **common, **kw)
     else:

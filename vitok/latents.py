@@ -65,13 +65,13 @@ def scale_from_moments(acc: torch.Tensor, kind: str = "channel") -> dict:
     return {"kind": kind, "shift": mu.tolist(), "scale": var.clamp_min(1e-12).sqrt().tolist()}
 
 # %% ../nbs/42_latents.ipynb #d156c6ee
-def _load(tokenizer, data, resolution, frames, device):
+def _load(tokenizer, data, resolution, frames, device, split):
     model, tok = tokenizer_id(tokenizer, "cpu")
     model = model.to(device).eval()
     R = resolution or model.cfg.resolution
     F = frames if frames is not None else model.cfg.frames
     if isinstance(data, (str, Path)):
-        ds = make_dataset(str(data), resolution=R, train=False, frames=F if F > 1 else None, labels=True)
+        ds = make_dataset(str(data), resolution=R, train=False, frames=F if F > 1 else None, labels=True, split=split)
         did = data_id(ds, data)
     else: ds, did = data, data_id(data)
     if ds.n is None: raise ValueError(f"{type(ds).__name__} is endless (n=None): give a dataset of fixed size to cache")
@@ -97,6 +97,16 @@ def read_index(folder, split: str = "train") -> dict | None:
 def _identity(idx: dict) -> dict:
     return {"tokenizer_sha256": idx["tokenizer"]["sha256"], "data": idx["data"], "resolution": idx["resolution"],
             "frames": idx["frames"], "shard_size": idx["shard_size"], "dtype": idx["dtype"]}
+
+def _check_one_tokenizer(out: Path, split: str, tok: dict):
+    "A cache holds one tokenizer's latents: refuse to add `split` beside splits that another tokenizer encoded."
+    for p in sorted(Path(out).glob("*-index.json")):
+        other = p.name[: -len("-index.json")]
+        idx = read_index(out, other) if other != split else None
+        if idx and idx["tokenizer"]["sha256"] != tok["sha256"]:
+            raise ValueError(f"{out} holds {other} latents of another tokenizer ({idx['tokenizer']['folder']}, sha256 "
+                             f"{idx['tokenizer']['sha256'][:12]}...) than the one given for {split} ({tok['folder']}, "
+                             f"{tok['sha256'][:12]}...): a cache holds one tokenizer. Encode into another folder.")
 
 def _shard_ok(path: Path) -> bool:
     "A finished shard's file is there and its header reads."
@@ -138,12 +148,13 @@ def encode_latents(tokenizer, data, out, resolution: int | None = None, frames: 
     if batch < 1 or shard_size < 1: raise ValueError(f"batch and shard_size must be positive, got {batch}, {shard_size}")
     out = check_writable(out, "latent cache folder", folder=True)
     device = default_device(device)
-    model, tok, ds, did, R, F = _load(tokenizer, data, resolution, frames, device)
+    model, tok, ds, did, R, F = _load(tokenizer, data, resolution, frames, device, split)
     n = ds.n if limit is None else min(ds.n, limit)
     idx = {"version": INDEX_VERSION, "split": split, "tokenizer": tok, "model_config": model.cfg.to_dict(),
            "data": did, "resolution": R, "frames": F, "shard_size": shard_size, "dtype": dtype,
            "grid": None, "channels": model.cfg.channels, "num_classes": None, "shards": [], "skipped_inputs": {},
            "total": 0, "complete": False, "stats": None}
+    _check_one_tokenizer(out, split, tok)
     old = read_index(out, split)
     if old is not None:
         a, b = _identity(old), _identity(idx)
