@@ -5,12 +5,12 @@ figure is compared with, side by side."""
 
 # %% ../../nbs/71_figure_presets.ipynb #361f836c
 from __future__ import annotations
-import copy, dataclasses
+import ast, copy, dataclasses
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 # %% auto #0
-__all__ = ['SCALES', 'S', 'FigurePresets']
+__all__ = ['SCALES', 'S', 'FigurePresets', 'check_parameters']
 
 # %% ../../nbs/71_figure_presets.ipynb #bbb059d7
 SCALES = ("smoke", "tiny", "paper")
@@ -43,3 +43,30 @@ class FigurePresets(Generic[S]):
         if unknown:
             raise ValueError(f"{self.figure}: unknown settings {unknown}; the settings are {sorted(names)}.")
         return dataclasses.replace(s, **overrides)
+
+# %% ../../nbs/71_figure_presets.ipynb #436a5477
+def _assigned(src: str) -> set[str]:
+    "The names a cell's top-level statements assign."
+    names = set()
+    for node in ast.parse(src).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        for t in targets:
+            names |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+def check_parameters(history: list[str] | None = None) -> set[str]:
+    """Refuse papermill parameters the notebook's parameters cell does not declare (a typo such as `-p prest smoke`).
+    `history`: the cells run so far (default: this kernel's `In`). Returns the names injected."""
+    if history is None:
+        from IPython import get_ipython
+        ip = get_ipython()
+        history = list(ip.user_ns.get("In", [])) if ip is not None else []
+    injected = [k for k, src in enumerate(history) if k > 0 and src.lstrip().startswith("# Parameters")]
+    if not injected: return set()
+    k = injected[-1]
+    declared, given = _assigned(history[k - 1]), _assigned(history[k])
+    unknown = sorted(given - declared)
+    if unknown:
+        raise ValueError(f"unknown parameter{'s' * (len(unknown) > 1)} {', '.join(unknown)} (papermill -p): this notebook "
+                         f"takes {', '.join(sorted(declared))}. Nothing was run: check the spelling.")
+    return given
