@@ -109,6 +109,10 @@ def vitok_info(
     "Parameters and GFLOPs (multiply-accumulates, attention included) of a ViTok variant."
     try: s = model_stats(variant, channels, resolution, frames, latent_tokens=latent_tokens, mask=mask)
     except ValueError as e: raise CliError(f"vitok-info: {e}") from None      # one line on the command line
+    except (RuntimeError, OverflowError, MemoryError) as e:                    # shapes past what torch can allocate, even on meta
+        L = ViTokConfig.from_name(variant, channels=channels, resolution=resolution, frames=frames).tokens()
+        raise CliError(f"vitok-info: {variant} at {frames}x{resolution}x{resolution} has L = {L:,} tokens, too many to count "
+                       f"({type(e).__name__}: {str(e).splitlines()[0]}); give a smaller --resolution or --frames") from None
     if json: print(dumps(s)); return s
     print(f"{s['variant']} ({s['kind']})  input {frames}x{resolution}x{resolution}  L={s['tokens']}  c={channels}  E={s['E']}  "
           f"pixels/float={s['pixels_per_float']:g}")

@@ -8,12 +8,13 @@ import shutil, site, sys, sysconfig, time
 from pathlib import Path
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
+from .presets.figure import SCALES
 from .gallery import export_gallery, write_gallery
 from .utils import NotWritable, check_positive, check_writable, progress_off, write_json
 
 # %% auto #0
-__all__ = ['source_nbs', 'packaged_nbs', 'default_nbs', 'figure_notebooks', 'run_figures', 'vitok_figures', 'copy_notebooks',
-           'vitok_notebooks']
+__all__ = ['source_nbs', 'packaged_nbs', 'default_nbs', 'figure_notebooks', 'failure_cause', 'run_figures', 'vitok_figures',
+           'copy_notebooks', 'vitok_notebooks']
 
 # %% ../nbs/54_runner.ipynb #4cb4efdd
 def source_nbs() -> Path:
@@ -52,10 +53,17 @@ def figure_notebooks(nbs, only: str | None = None) -> list[Path]:
         found = [p for p in found if any(_matches(p.stem, k) for k in keys)]
     return found
 
+def failure_cause(e: Exception) -> str:
+    "What went wrong in a notebook, in one line: the exception raised in the cell (papermill's ename: evalue), else the error."
+    ename, evalue = getattr(e, "ename", None), getattr(e, "evalue", None)
+    if ename: return f"{ename}: {evalue}".splitlines()[0] if evalue else ename
+    return next((l for l in str(e).splitlines() if l.strip()), type(e).__name__)
+
 def run_figures(preset: str = "tiny", only: str | None = None, out="_out", nbs=None, kernel: str = "python3",
                 extra: dict | None = None) -> list[dict]:
-    "Run the figure notebooks; returns one record per notebook (ok, seconds, files, error)."
+    "Run the figure notebooks; returns one record per notebook (ok, seconds, files, error and its cause)."
     import papermill as pm
+    if preset not in SCALES: raise ValueError(f"--preset {preset!r}: no such preset; choose one of {', '.join(SCALES)}")
     nbs = Path(nbs) if nbs else default_nbs()
     notebooks = figure_notebooks(nbs, only)
     pk = packaged_nbs()                           # installed copies run in their output folder, not in the environment
@@ -65,16 +73,16 @@ def run_figures(preset: str = "tiny", only: str | None = None, out="_out", nbs=N
     for nb in tqdm(notebooks, desc=f"figures ({preset})", unit="notebook", disable=progress_off()):
         d = out / nb.stem; d.mkdir(exist_ok=True)
         executed = d / nb.name
-        t0, err = time.perf_counter(), ""
+        t0, err, cause = time.perf_counter(), "", ""
         try:
             pm.execute_notebook(str(nb), str(executed), parameters={"preset": preset, "out_dir": str(d), **(extra or {})},
                                 kernel_name=kernel, cwd=str(nb.parent if in_place else d), progress_bar=False)
         except Exception as e:  # keep going: every failure is reported at the end
-            err = f"{type(e).__name__}: {e}"[-4000:]
+            err, cause = f"{type(e).__name__}: {e}"[-4000:], failure_cause(e)
         secs = time.perf_counter() - t0
         files = sorted(str(p.relative_to(out)) for p in d.iterdir() if p.is_file()    # not run/ or the crop pool
                        and p.suffix in (".png", ".pdf", ".json", ".md") and not p.name.startswith("."))
-        records.append({"notebook": nb.stem, "preset": preset, "ok": not err, "seconds": round(secs, 1), "error": err,
+        records.append({"notebook": nb.stem, "preset": preset, "ok": not err, "seconds": round(secs, 1), "error": err, "cause": cause,
                         "executed": str(executed.relative_to(out)), "files": files})
         tqdm.write(f"{'ok    ' if not err else 'FAILED'} {nb.stem} ({secs:.0f} s)")
     write_json(out / "figures.json", records)
@@ -102,7 +110,7 @@ def vitok_figures(
     if gallery: print(f"gallery copied to {gallery} ({len(export_gallery(out, gallery))} files)")
     print(f"{len(recs) - len(failed)} of {len(recs)} notebooks ran; gallery: {Path(out) / 'index.html'} "
           f"(serve it: python -m http.server -d {out})")
-    for r in failed: print(f"FAILED {r['notebook']}: {r['error'].splitlines()[-1] if r['error'] else ''}", file=sys.stderr)
+    for r in failed: print(f"FAILED {r['notebook']}: {r['cause']}", file=sys.stderr)
     if failed: raise SystemExit(1)
 
 # %% ../nbs/54_runner.ipynb #0c76ea0f
