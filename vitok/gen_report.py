@@ -47,15 +47,15 @@ def per_cfg_table(records: list[dict], key: str, cfg_scales, lead_header: list[s
 
 # %% ../nbs/49_gen_report.ipynb #a82b2ca5
 def series(ax, rows: list[dict], x: str, y: str, by: str, label=str, ticks: dict | None = None, base: float = 10,
-           xlabel: str = "", logy: bool = False, fontsize: int = 7):
+           xlabel: str = "", logy: bool = False, fontsize: int = 7, rotation: float = 0):
     """On `ax`, one line of `y` against `x` per value of `row[by]` (colours C0, C1, ... in order of first appearance,
     labelled `label(value)`), points sorted by `x`, None values left out; x on a log axis of `base` with `ticks`
-    ({x: text}) when given, y on a log axis when `logy`."""
+    ({x: text}, turned by `rotation` degrees) when given, y on a log axis when `logy`."""
     for i, g in enumerate(dict.fromkeys(r[by] for r in rows)):
         pts = sorted((r[x], r[y]) for r in rows if r[by] == g and r[y] is not None)
         ax.plot([a for a, _ in pts], [b for _, b in pts], "o-", color=f"C{i}", label=label(g))
     ax.set_xscale("log", base=base)
-    if ticks: ax.set_xticks(list(ticks), list(ticks.values()), fontsize=fontsize); ax.minorticks_off()
+    if ticks: ax.set_xticks(list(ticks), list(ticks.values()), fontsize=fontsize, rotation=rotation); ax.minorticks_off()
     if logy: ax.set_yscale("log")
     if xlabel: ax.set_xlabel(xlabel)
     ax.legend(fontsize=fontsize)
