@@ -16,7 +16,7 @@ from .utils import atomic_dir, file_sha256, reading, CorruptFile
 
 # %% auto #0
 __all__ = ['CKPT_FIX', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint', 'check_checkpoint', 'latest_checkpoint',
-           'load_checkpoint', 'load_tokenizer']
+           'load_checkpoint', 'run_kind', 'load_tokenizer']
 
 # %% ../nbs/23_checkpoint.ipynb #81c18843
 def flatten_optimizer(sd: dict) -> tuple[dict, dict]:
@@ -83,11 +83,32 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
 # %% ../nbs/23_checkpoint.ipynb #2fa65174
 def _is_pretrained(d: Path) -> bool: return (d / "config.json").is_file() and (d / "model.safetensors").is_file()
 
+def run_kind(path) -> str | None:
+    """'tokenizer' or 'dit' for a folder vitok wrote (a save_pretrained folder, a run, its final/ or a checkpoint),
+    from the files in it; None when it holds neither."""
+    p = Path(path).expanduser()
+    for d in (p, p / "final"):
+        if (d / "dit.safetensors").is_file(): return "dit"
+        if (d / "model.safetensors").is_file(): return "tokenizer"
+    cks = sorted((p / "ckpt").glob("step_*")) if (p / "ckpt").is_dir() else [p] if (p / "state.json").is_file() else []
+    for ck in reversed(cks):
+        try: st = json.loads((ck / "state.json").read_text())
+        except (OSError, ValueError): continue
+        if "dit_info" in st: return "dit"
+        if "model_config" in st: return "tokenizer"
+    return None
+
+def _refuse_dit(p: Path):
+    if run_kind(p) == "dit":
+        raise ValueError(f"{p} is a DiT run (vitok-train-dit), not a tokenizer run: give the tokenizer's folder (the DiT's "
+                         "config.json names it under 'tokenizer').")
+
 def load_tokenizer(path, device="cpu") -> tuple[ViTok, Path]:
     "A ViTok in eval mode from a save_pretrained folder, RUN/final, or RUN's newest complete checkpoint; and the folder used."
     p = Path(path).expanduser()
     for d in (p, p / "final"):
         if _is_pretrained(d): return ViTok.from_pretrained(d, device=device).eval(), d
+    _refuse_dit(p)
     ck = latest_checkpoint(p / "ckpt") if (p / "ckpt").is_dir() else None
     if ck is None:
         raise FileNotFoundError(f"No tokenizer at {p}: expected a save_pretrained folder (config.json + model.safetensors), "
