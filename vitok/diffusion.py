@@ -8,22 +8,31 @@ import math
 import torch
 from einops import rearrange
 from tqdm.auto import tqdm
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['linear_betas', 'spaced_timesteps', 'draw', 'normal_kl', 'discretized_gaussian_nll', 'GaussianDiffusion', 'guided']
+__all__ = ['linear_betas', 'GaussianDiffusion', 'draw', 'spaced_timesteps', 'guided', 'normal_kl', 'discretized_gaussian_nll']
 
 # %% ../nbs/41_diffusion.ipynb #48fd1598
 def linear_betas(steps: int = 1000, start: float = 1e-4, end: float = 0.02) -> torch.Tensor:
     "DDPM's linear noise schedule, float64, shape (steps,)."
     return torch.linspace(start, end, steps, dtype=torch.float64)
 
-def spaced_timesteps(steps: int, num_steps: int = 1000) -> torch.Tensor:
-    "`steps` evenly spaced timesteps in [0, num_steps), ascending: ADM's `ddimN` stride when one fits, else rounded linspace."
-    if not 1 <= steps <= num_steps: raise ValueError(f"steps must be in [1, {num_steps}], got {steps}")
-    stride = num_steps // steps
-    if len(range(0, num_steps, stride)) == steps: return torch.arange(0, num_steps, stride)
-    return torch.linspace(0, num_steps - 1, steps, dtype=torch.float64).round().long()
+# %% ../nbs/41_diffusion.ipynb #28d95351
+class GaussianDiffusion:
+    "DDPM's forward process, the eps-prediction loss, DDIM sampling (eta, guidance) and DDIM inversion."
+    def __init__(self, num_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
+        self.num_steps = num_steps
+        self.betas = linear_betas(num_steps, beta_start, beta_end)
+        self.alphas_cumprod = torch.cumprod(1 - self.betas, 0)
+        self.alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
+        self.posterior_variance = self.betas * (1 - self.alphas_cumprod_prev) / (1 - self.alphas_cumprod)
+        # beta~_0 = 0: its log is clipped to beta~_1's, as in ADM
+        self.posterior_log_variance_clipped = torch.cat([self.posterior_variance[1:2], self.posterior_variance[1:]]).log()
 
+    def abar(self, t: int) -> float: return 1.0 if t < 0 else self.alphas_cumprod[t].item()
+
+# %% ../nbs/41_diffusion.ipynb #02c0f0ff
 def draw(fn, *size, generator=None, device=None, **kw) -> torch.Tensor:
     "`fn(*size)` (torch.randn, rand, randint) drawn on the generator's device, then moved: a CPU generator serves any device."
     where = generator.device if generator is not None else device
@@ -32,6 +41,96 @@ def draw(fn, *size, generator=None, device=None, **kw) -> torch.Tensor:
 def _bcast(v: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     "Gather v[t] (B,) and shape it to broadcast against x (B, ...), in x's dtype and device."
     return rearrange(v[t.cpu()].to(x.device, x.dtype), "b -> b" + " 1" * (x.ndim - 1))
+
+# %% ../nbs/41_diffusion.ipynb #e1974149
+@patch
+def q_sample(self: GaussianDiffusion, x0, t, noise):
+    "x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise, t (B,) per sample."
+    ab = self.alphas_cumprod
+    return _bcast(ab.sqrt(), t, x0) * x0 + _bcast((1 - ab).sqrt(), t, x0) * noise
+
+# %% ../nbs/41_diffusion.ipynb #4ee72a63
+@patch
+def q_posterior(self: GaussianDiffusion, x0, xt, t):
+    "Mean and variance of q(x_{t-1} | x_t, x0), t (B,)."
+    ab, abp, b = self.alphas_cumprod, self.alphas_cumprod_prev, self.betas
+    c0 = _bcast(abp.sqrt() * b / (1 - ab), t, x0)
+    ct = _bcast((1 - b).sqrt() * (1 - abp) / (1 - ab), t, x0)
+    return c0 * x0 + ct * xt, _bcast(self.posterior_variance, t, x0)
+
+# %% ../nbs/41_diffusion.ipynb #f964fda8
+@patch
+def sample_t(self: GaussianDiffusion, n: int, generator=None, device=None) -> torch.Tensor:
+    "Training timesteps, uniform over [0, T)."
+    return draw(torch.randint, 0, self.num_steps, (n,), generator=generator, device=device)
+
+@patch
+def loss(self: GaussianDiffusion, model, x0, t=None, noise=None, generator=None, **model_kw):
+    """DDPM's simple loss: MSE between `model(x_t, t, **model_kw)` and the noise, averaged over all elements;
+    with a learned variance (2c outputs) plus DiT's VLB term (`vb_terms`). `t` and `noise` are drawn with
+    `generator` unless given. Returns (loss, per-sample losses (B,))."""
+    if t is None: t = self.sample_t(x0.shape[0], generator, x0.device)
+    if noise is None: noise = draw(torch.randn, x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    xt = self.q_sample(x0, t, noise)
+    pred, c = model(xt, t, **model_kw).float(), x0.shape[-1]
+    if pred.shape[:-1] != x0.shape[:-1] or pred.shape[-1] not in (c, 2 * c):
+        raise ValueError(f"The model predicts {tuple(pred.shape)} for latents {tuple(x0.shape)}: expected c or 2c channels")
+    eps = pred[..., :c]
+    per_sample = (eps - noise.float()).pow(2).flatten(1).mean(1)
+    if pred.shape[-1] == 2 * c:
+        per_sample = per_sample + self.vb_terms(x0.float(), xt.float(), t, eps.detach(), pred[..., c:])
+    return per_sample.mean(), per_sample
+
+# %% ../nbs/41_diffusion.ipynb #27104555
+@patch
+def ddim_step(self: GaussianDiffusion, x, t: int, s: int, eps, eta: float = 0.0, noise=None):
+    "One DDIM step from timestep t down to s < t (s = -1: to the clean sample); `noise` is needed when eta > 0."
+    at, as_ = self.abar(t), self.abar(s)
+    sigma = eta * math.sqrt((1 - as_) / (1 - at) * (1 - at / as_))
+    x0 = (x - math.sqrt(1 - at) * eps) / math.sqrt(at)
+    out = math.sqrt(as_) * x0 + math.sqrt(max(1 - as_ - sigma ** 2, 0.0)) * eps
+    return out + sigma * noise if sigma > 0 else out
+
+# %% ../nbs/41_diffusion.ipynb #15aed4e3
+def spaced_timesteps(steps: int, num_steps: int = 1000) -> torch.Tensor:
+    "`steps` evenly spaced timesteps in [0, num_steps), ascending: ADM's `ddimN` stride when one fits, else rounded linspace."
+    if not 1 <= steps <= num_steps: raise ValueError(f"steps must be in [1, {num_steps}], got {steps}")
+    stride = num_steps // steps
+    if len(range(0, num_steps, stride)) == steps: return torch.arange(0, num_steps, stride)
+    return torch.linspace(0, num_steps - 1, steps, dtype=torch.float64).round().long()
+
+@patch
+@torch.no_grad()
+def ddim_sample(self: GaussianDiffusion, eps_fn, noise, steps: int = 250, eta: float = 0.0, generator=None,
+                progress: bool = False):
+    "Run DDIM from x_T = `noise` (B, ...) over `steps` spaced timesteps; `eps_fn(x, t (B,)) -> eps`."
+    ts, x = spaced_timesteps(steps, self.num_steps).tolist(), noise
+    for i in tqdm(range(steps - 1, -1, -1), disable=not progress, desc="DDIM", leave=False):
+        t, s = ts[i], (ts[i - 1] if i > 0 else -1)
+        eps = eps_fn(x, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)).to(x.dtype)
+        z = draw(torch.randn, x.shape, generator=generator, device=x.device, dtype=x.dtype) if eta > 0 and s >= 0 else None
+        x = self.ddim_step(x, t, s, eps, eta, z)
+    return x
+
+# %% ../nbs/41_diffusion.ipynb #c3e302f8
+def guided(model, y, scale: float | None = None, grid=None):
+    "eps_fn(x, t) for a DiT: the conditional prediction, or guidance at `scale`; learned-variance channels dropped."
+    def eps_fn(x, t):
+        xin = x.to(next(model.parameters()).dtype)
+        out = model(xin, t, y, grid) if scale is None else model.forward_with_cfg(xin, t, y, scale, grid)
+        return out[..., :x.shape[-1]]
+    return eps_fn
+
+@patch
+@torch.no_grad()
+def sample(self: GaussianDiffusion, model, y, grid=None, cfg_scale: float | None = None, steps: int = 250,
+           eta: float = 0.0, noise=None, generator=None, dtype=torch.float32, progress: bool = False):
+    """Class-conditional samples (B, L, c) from a `DiT` for labels `y` (B,): DDIM with guidance `cfg_scale`
+    (None: the conditional model alone, no null pass). x_T is `noise` or drawn with `generator`."""
+    if noise is None:
+        grid = tuple(grid or model.cfg.grid)
+        noise = draw(torch.randn, (len(y), math.prod(grid), model.cfg.channels), generator=generator, device=y.device, dtype=dtype)
+    return self.ddim_sample(guided(model, y, cfg_scale, grid), noise, steps, eta, generator, progress)
 
 # %% ../nbs/41_diffusion.ipynb #b2f14924
 def normal_kl(mean1, logvar1, mean2, logvar2):
@@ -49,113 +148,34 @@ def discretized_gaussian_nll(x, mean, log_scale, bins: int = 256):
            torch.where(x > 0.999, (1 - cdf_lo).clamp_min(tiny).log(), (cdf_hi - cdf_lo).clamp_min(tiny).log()))
     return -logp
 
-# %% ../nbs/41_diffusion.ipynb #28d95351
-class GaussianDiffusion:
-    "DDPM's forward process, the eps-prediction loss, DDIM sampling (eta, guidance) and DDIM inversion."
-    def __init__(self, num_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
-        self.num_steps = num_steps
-        self.betas = linear_betas(num_steps, beta_start, beta_end)
-        self.alphas_cumprod = torch.cumprod(1 - self.betas, 0)
-        self.alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
-        self.posterior_variance = self.betas * (1 - self.alphas_cumprod_prev) / (1 - self.alphas_cumprod)
-        # beta~_0 = 0: its log is clipped to beta~_1's, as in ADM
-        self.posterior_log_variance_clipped = torch.cat([self.posterior_variance[1:2], self.posterior_variance[1:]]).log()
+# %% ../nbs/41_diffusion.ipynb #1e9a4964
+@patch
+def vb_terms(self: GaussianDiffusion, x0, xt, t, eps, v):
+    """DiT's (improved DDPM's) learned-variance term, bits per dimension (B,): KL(q(x_{t-1}|x_t,x0) || p(x_{t-1}|x_t))
+    for t > 0, the discretised decoder NLL at t = 0. The variance interpolates log beta_t and log beta~_t by
+    (v + 1) / 2; the mean comes from `eps`, which the caller detaches so that this term trains the variance only."""
+    true_mean, _ = self.q_posterior(x0, xt, t)
+    true_logvar = _bcast(self.posterior_log_variance_clipped, t, x0)
+    x0_hat = (xt - _bcast((1 - self.alphas_cumprod).sqrt(), t, xt) * eps) / _bcast(self.alphas_cumprod.sqrt(), t, xt)
+    mean, _ = self.q_posterior(x0_hat, xt, t)
+    frac = (v + 1) / 2
+    logvar = frac * _bcast(self.betas.log(), t, x0) + (1 - frac) * true_logvar
+    kl = normal_kl(true_mean, true_logvar, mean, logvar).flatten(1).mean(1)
+    nll = discretized_gaussian_nll(x0, mean, 0.5 * logvar).flatten(1).mean(1)
+    return torch.where(t.to(x0.device) == 0, nll, kl) / math.log(2.0)
 
-    def abar(self, t: int) -> float: return 1.0 if t < 0 else self.alphas_cumprod[t].item()
-
-    def q_sample(self, x0, t, noise):
-        "x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise, t (B,) per sample."
-        ab = self.alphas_cumprod
-        return _bcast(ab.sqrt(), t, x0) * x0 + _bcast((1 - ab).sqrt(), t, x0) * noise
-
-    def q_posterior(self, x0, xt, t):
-        "Mean and variance of q(x_{t-1} | x_t, x0), t (B,)."
-        ab, abp, b = self.alphas_cumprod, self.alphas_cumprod_prev, self.betas
-        c0 = _bcast(abp.sqrt() * b / (1 - ab), t, x0)
-        ct = _bcast((1 - b).sqrt() * (1 - abp) / (1 - ab), t, x0)
-        return c0 * x0 + ct * xt, _bcast(self.posterior_variance, t, x0)
-
-    def sample_t(self, n: int, generator=None, device=None) -> torch.Tensor:
-        "Training timesteps, uniform over [0, T)."
-        return draw(torch.randint, 0, self.num_steps, (n,), generator=generator, device=device)
-
-    def loss(self, model, x0, t=None, noise=None, generator=None, **model_kw):
-        """DDPM's simple loss: MSE between `model(x_t, t, **model_kw)` and the noise, averaged over all elements;
-        with a learned variance (2c outputs) plus DiT's VLB term (`vb_terms`). `t` and `noise` are drawn with
-        `generator` unless given. Returns (loss, per-sample losses (B,))."""
-        if t is None: t = self.sample_t(x0.shape[0], generator, x0.device)
-        if noise is None: noise = draw(torch.randn, x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        xt = self.q_sample(x0, t, noise)
-        pred, c = model(xt, t, **model_kw).float(), x0.shape[-1]
-        if pred.shape[:-1] != x0.shape[:-1] or pred.shape[-1] not in (c, 2 * c):
-            raise ValueError(f"The model predicts {tuple(pred.shape)} for latents {tuple(x0.shape)}: expected c or 2c channels")
-        eps = pred[..., :c]
-        per_sample = (eps - noise.float()).pow(2).flatten(1).mean(1)
-        if pred.shape[-1] == 2 * c:
-            per_sample = per_sample + self.vb_terms(x0.float(), xt.float(), t, eps.detach(), pred[..., c:])
-        return per_sample.mean(), per_sample
-
-    def vb_terms(self, x0, xt, t, eps, v):
-        """DiT's (improved DDPM's) learned-variance term, bits per dimension (B,): KL(q(x_{t-1}|x_t,x0) || p(x_{t-1}|x_t))
-        for t > 0, the discretised decoder NLL at t = 0. The variance interpolates log beta_t and log beta~_t by
-        (v + 1) / 2; the mean comes from `eps`, which the caller detaches so that this term trains the variance only."""
-        true_mean, _ = self.q_posterior(x0, xt, t)
-        true_logvar = _bcast(self.posterior_log_variance_clipped, t, x0)
-        x0_hat = (xt - _bcast((1 - self.alphas_cumprod).sqrt(), t, xt) * eps) / _bcast(self.alphas_cumprod.sqrt(), t, xt)
-        mean, _ = self.q_posterior(x0_hat, xt, t)
-        frac = (v + 1) / 2
-        logvar = frac * _bcast(self.betas.log(), t, x0) + (1 - frac) * true_logvar
-        kl = normal_kl(true_mean, true_logvar, mean, logvar).flatten(1).mean(1)
-        nll = discretized_gaussian_nll(x0, mean, 0.5 * logvar).flatten(1).mean(1)
-        return torch.where(t.to(x0.device) == 0, nll, kl) / math.log(2.0)
-
-    def ddim_step(self, x, t: int, s: int, eps, eta: float = 0.0, noise=None):
-        "One DDIM step from timestep t down to s < t (s = -1: to the clean sample); `noise` is needed when eta > 0."
-        at, as_ = self.abar(t), self.abar(s)
-        sigma = eta * math.sqrt((1 - as_) / (1 - at) * (1 - at / as_))
-        x0 = (x - math.sqrt(1 - at) * eps) / math.sqrt(at)
-        out = math.sqrt(as_) * x0 + math.sqrt(max(1 - as_ - sigma ** 2, 0.0)) * eps
-        return out + sigma * noise if sigma > 0 else out
-
-    @torch.no_grad()
-    def ddim_sample(self, eps_fn, noise, steps: int = 250, eta: float = 0.0, generator=None, progress: bool = False):
-        "Run DDIM from x_T = `noise` (B, ...) over `steps` spaced timesteps; `eps_fn(x, t (B,)) -> eps`."
-        ts, x = spaced_timesteps(steps, self.num_steps).tolist(), noise
-        for i in tqdm(range(steps - 1, -1, -1), disable=not progress, desc="DDIM", leave=False):
-            t, s = ts[i], (ts[i - 1] if i > 0 else -1)
-            eps = eps_fn(x, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)).to(x.dtype)
-            z = draw(torch.randn, x.shape, generator=generator, device=x.device, dtype=x.dtype) if eta > 0 and s >= 0 else None
-            x = self.ddim_step(x, t, s, eps, eta, z)
-        return x
-
-    @torch.no_grad()
-    def ddim_invert(self, eps_fn, x0, steps: int = 250, iters: int = 0, progress: bool = False):
-        "Deterministic DDIM (eta 0) run upwards, x_0 -> x_T; `iters` fixed-point refinements per step make it exact."
-        ts, x = spaced_timesteps(steps, self.num_steps).tolist(), x0
-        for i in tqdm(range(steps), disable=not progress, desc="DDIM inversion", leave=False):
-            s, t = (ts[i - 1] if i > 0 else -1), ts[i]
-            as_, at = self.abar(s), self.abar(t)
-            step = lambda eps: math.sqrt(at) * (x - math.sqrt(1 - as_) * eps) / math.sqrt(as_) + math.sqrt(1 - at) * eps
-            eps = eps_fn(x, torch.full((x.shape[0],), max(s, 0), device=x.device)).to(x.dtype)   # classical guess
-            for _ in range(iters):                          # refine: the noise predicted at the point we land on
-                eps = eps_fn(step(eps), torch.full((x.shape[0],), t, device=x.device)).to(x.dtype)
-            x = step(eps)
-        return x
-
-    @torch.no_grad()
-    def sample(self, model, y, grid=None, cfg_scale: float | None = None, steps: int = 250, eta: float = 0.0,
-               noise=None, generator=None, dtype=torch.float32, progress: bool = False):
-        """Class-conditional samples (B, L, c) from a `DiT` for labels `y` (B,): DDIM with guidance `cfg_scale`
-        (None: the conditional model alone, no null pass). x_T is `noise` or drawn with `generator`."""
-        if noise is None:
-            grid = tuple(grid or model.cfg.grid)
-            noise = draw(torch.randn, (len(y), math.prod(grid), model.cfg.channels), generator=generator, device=y.device, dtype=dtype)
-        return self.ddim_sample(guided(model, y, cfg_scale, grid), noise, steps, eta, generator, progress)
-
-def guided(model, y, scale: float | None = None, grid=None):
-    "eps_fn(x, t) for a DiT: the conditional prediction, or guidance at `scale`; learned-variance channels dropped."
-    def eps_fn(x, t):
-        xin = x.to(next(model.parameters()).dtype)
-        out = model(xin, t, y, grid) if scale is None else model.forward_with_cfg(xin, t, y, scale, grid)
-        return out[..., :x.shape[-1]]
-    return eps_fn
+# %% ../nbs/41_diffusion.ipynb #3808e460
+@patch
+@torch.no_grad()
+def ddim_invert(self: GaussianDiffusion, eps_fn, x0, steps: int = 250, iters: int = 0, progress: bool = False):
+    "Deterministic DDIM (eta 0) run upwards, x_0 -> x_T; `iters` fixed-point refinements per step make it exact."
+    ts, x = spaced_timesteps(steps, self.num_steps).tolist(), x0
+    for i in tqdm(range(steps), disable=not progress, desc="DDIM inversion", leave=False):
+        s, t = (ts[i - 1] if i > 0 else -1), ts[i]
+        as_, at = self.abar(s), self.abar(t)
+        step = lambda eps: math.sqrt(at) * (x - math.sqrt(1 - as_) * eps) / math.sqrt(as_) + math.sqrt(1 - at) * eps
+        eps = eps_fn(x, torch.full((x.shape[0],), max(s, 0), device=x.device)).to(x.dtype)   # classical guess
+        for _ in range(iters):                          # refine: the noise predicted at the point we land on
+            eps = eps_fn(step(eps), torch.full((x.shape[0],), t, device=x.device)).to(x.dtype)
+        x = step(eps)
+    return x
