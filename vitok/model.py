@@ -12,12 +12,143 @@ import torch.nn.functional as F
 from einops import rearrange
 from safetensors.torch import save_file, load_file
 from .config import ViTokConfig
-from .layers import Transformer, sincos
+from .layers import Transformer
 from .utils import atomic_write, write_text, reading
+from .variants import (     # Latent ViTok and Mask ViTok (03_variants): no-ops for the paper's ViTok
+    latent_tokens, encode_at_latents, latent_queries, decode_at_queries, missing_token, fill_dropped, keep_first)
 
 # %% auto #0
-__all__ = ['PIXEL_RANGE_HINT', 'as_video', 'check_pixels', 'DiagonalGaussian', 'with_pos', 'latent_table', 'Encoder', 'Decoder',
-           'ViTok']
+__all__ = ['PIXEL_RANGE_HINT', 'with_pos', 'Encoder', 'DiagonalGaussian', 'Decoder', 'ViTok', 'as_video', 'check_pixels',
+           'decode_grid']
+
+# %% ../nbs/02_model.ipynb #819a0d35
+def with_pos(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
+    "`x` (B, d, t, h, w) plus the learned (1, d, g, g) position table, resized to (h, w) and shared over t."
+    if pos is None: return x
+    if pos.shape[-2:] != x.shape[-2:]: pos = F.interpolate(pos, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return x + pos.unsqueeze(2).to(x.dtype)
+
+# %% ../nbs/02_model.ipynb #dfc1c92f
+class Encoder(nn.Module):
+    """f_theta of sec. 2.2: videos (B, 3, T, H, W) -> moments (B, L, 2c) and the token grid (T/q, H/p, W/p),
+    L = (T/q)(H/p)(W/p). Tubelet Conv3d (kernel = stride q x p x p) -> + position table -> ViT -> Linear to 2c.
+    Latent ViTok (`cfg.latent_tokens` = l, `03_variants`): the moments are read at l learned 1D tokens, (B, l, 2c)."""
+    def __init__(self, cfg: ViTokConfig):
+        super().__init__()
+        s, q, p = cfg.enc, cfg.tubelet, cfg.patch
+        self.embed = nn.Conv3d(3, s.width, kernel_size=(q, p, p), stride=(q, p, p))
+        g = cfg.pos_grid
+        self.pos = nn.Parameter(torch.randn(1, s.width, g, g) * 0.02) if g else None
+        self.latents = latent_tokens(cfg)                     # Latent ViTok's l 1D tokens; None for the paper's ViTok
+        self.vit = Transformer(s.width, s.depth, s.heads, cfg.rope_base)
+        self.to_moments = nn.Linear(s.width, 2 * cfg.channels)
+
+    def forward(self, x: torch.Tensor):
+        x = self.embed(x)                                     # (B, d, T/q, H/p, W/p)
+        grid = tuple(x.shape[2:])
+        x = rearrange(with_pos(x, self.pos), "b d t h w -> b (t h w) d")        # (B, L, d)
+        x = self.vit(x, grid) if self.latents is None else encode_at_latents(self, x, grid)   # Latent ViTok: (B, l, d)
+        return self.to_moments(x), grid                       # (B, L, 2c): mean and log-variance
+
+# %% ../nbs/02_model.ipynb #1fb63f30
+class DiagonalGaussian:
+    "Posterior q(z|x) with mean and log-variance of shape (B, L, c)."
+    def __init__(self, mean: torch.Tensor, logvar: torch.Tensor, grid: tuple | None = None):
+        self.mean, self.logvar, self.grid = mean, logvar, grid
+    @property
+    def std(self): return torch.exp(0.5 * self.logvar)
+    def sample(self, generator: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        "Draw z = mean + std * eps; pass `noise` (eps) to control the draw per sample."
+        eps = noise if noise is not None else \
+            torch.randn(self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        return self.mean + self.std * eps.to(self.mean)
+    def mode(self) -> torch.Tensor: return self.mean
+    def kl(self, reduction: str = "sum") -> torch.Tensor:
+        "KL to N(0, I): summed over the latent and averaged over the batch ('sum'), per latent float ('mean'), or each float ('none')."
+        m, lv = self.mean.float(), self.logvar.float()
+        kl = 0.5 * (m.pow(2) + lv.exp() - 1.0 - lv)
+        if reduction == "mean": return kl.mean()
+        if reduction == "sum": return kl.flatten(1).sum(1).mean()
+        if reduction == "none": return kl
+        raise ValueError(f"reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
+
+# %% ../nbs/02_model.ipynb #d79b5696
+class Decoder(nn.Module):
+    """g_psi of sec. 2.2: latents (B, L, c) and the token grid (t, h, w) -> videos (B, 3, t*q, h*p, w*p).
+    Linear c -> C_g -> ViT -> ConvTranspose3d (kernel = stride q x p x p). `03_variants`: Latent ViTok reads the pixels
+    at L mask tokens placed after its l latents; Mask ViTok fills each dropped latent with a learned token."""
+    def __init__(self, cfg: ViTokConfig):
+        super().__init__()
+        s, q, p = cfg.dec, cfg.tubelet, cfg.patch
+        self.latent_tokens = cfg.latent_tokens
+        self.from_latent = nn.Linear(cfg.channels, s.width)
+        self.mask_token, self.latent_pos, self.pos = latent_queries(cfg)   # Latent ViTok's; None for the paper's ViTok
+        self.missing = missing_token(cfg)                                  # Mask ViTok's; None for the paper's ViTok
+        self.vit = Transformer(s.width, s.depth, s.heads, cfg.rope_base)
+        self.unembed = nn.ConvTranspose3d(s.width, 3, kernel_size=(q, p, p), stride=(q, p, p))
+
+    def forward(self, z: torch.Tensor, grid: tuple[int, int, int]):
+        t, h, w = grid
+        x = fill_dropped(self.from_latent(z), self.missing, self.latent_tokens or t * h * w)  # (B, L, d); Mask: k -> L
+        x = self.vit(x, grid) if not self.latent_tokens else decode_at_queries(self, x, grid, with_pos)  # Latent: l -> L
+        return self.unembed(rearrange(x, "b (t h w) d -> b d t h w", t=t, h=h, w=w))           # (B, 3, t*q, h*p, w*p)
+
+# %% ../nbs/02_model.ipynb #7fc93ad4
+class ViTok(nn.Module):
+    """The ViTok tokenizer of sec. 2.2 (e.g. `S-B/16`, `S-B/4x8`).
+    encode: images (B,3,H,W) or videos (B,3,T,H,W) in [-1, 1] -> DiagonalGaussian over z (B, L, c), E = L*c.
+    decode: z (B, L, c) -> the same layout (pass `size` for inputs other than the configured one).
+    forward: x -> (x_hat of x's shape, posterior)."""
+    check_inputs = True                            # check_pixels on every encode; False skips it
+
+    def __init__(self, cfg: ViTokConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder, self.decoder = Encoder(cfg), Decoder(cfg)
+
+    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
+        x = as_video(x, self.cfg)                  # (B, 3, T, H, W): images are one-frame videos
+        if self.check_inputs: check_pixels(x)
+        moments, grid = self.encoder(x)            # (B, L, 2c)
+        mean, logvar = moments.chunk(2, -1)
+        return DiagonalGaussian(mean, logvar.clamp(*self.cfg.logvar_clip), grid)
+
+    def decode(self, z: torch.Tensor, size=None) -> torch.Tensor:
+        x = self.decoder(z, decode_grid(z, self.cfg, size))
+        video = (len(size) == 3 and size[0] > 1) if size is not None else self.cfg.is_video
+        return x if video or x.shape[2] > 1 else x.squeeze(2)
+
+    def forward(self, x: torch.Tensor, sample: bool = True, noise: torch.Tensor | None = None, keep: int | None = None):
+        "Mask ViTok: only the first `keep` latent tokens reach the decoder; in training a random `cfg.keep_choices()` one."
+        post = self.encode(x)
+        z = post.sample(noise=noise) if sample else post.mode()
+        z = keep_first(z, self.cfg, x.shape[2:], keep, self.training)     # Mask ViTok (03_variants); else z itself
+        x_hat = self.decoder(z, post.grid)
+        return (x_hat.squeeze(2) if x.ndim == 4 else x_hat), post
+
+    def save_pretrained(self, path) -> Path:
+        "Write `config.json` and `model.safetensors` into folder `path`."
+        path = Path(path)
+        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+        with atomic_write(path / "model.safetensors") as tmp: save_file(state, str(tmp))
+        write_text(path / "config.json", json.dumps(self.cfg.to_dict(), indent=2))
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path, device="cpu") -> "ViTok":
+        "Load a folder written by `save_pretrained` (safetensors only: nothing is unpickled)."
+        path = Path(path)
+        for f in ("config.json", "model.safetensors"):
+            if not (path / f).exists():
+                raise FileNotFoundError(f"{path / f} is missing: from_pretrained expects a folder written "
+                                        f"by ViTok.save_pretrained (config.json + model.safetensors).")
+        fix = "the folder is damaged or incomplete: copy it again, or write it again with ViTok.save_pretrained"
+        with reading(path / "config.json", "ViTok config (JSON)", fix):
+            cfg = ViTokConfig.from_dict(json.loads((path / "config.json").read_text()))
+        model = cls(cfg)
+        with reading(path / "model.safetensors", f"safetensors file of {cfg.name} weights (as config.json says)", fix):
+            model.load_state_dict(load_file(str(path / "model.safetensors"), device=str(device)))
+        return model.to(device)
 
 # %% ../nbs/02_model.ipynb #83ac8727
 def as_video(x: torch.Tensor, cfg: ViTokConfig) -> torch.Tensor:
@@ -46,166 +177,19 @@ def check_pixels(x: torch.Tensor) -> torch.Tensor:
                       f"{PIXEL_RANGE_HINT}", stacklevel=3)
     return x
 
-# %% ../nbs/02_model.ipynb #1fb63f30
-class DiagonalGaussian:
-    "Posterior q(z|x) with mean and log-variance of shape (B, L, c)."
-    def __init__(self, mean: torch.Tensor, logvar: torch.Tensor, grid: tuple | None = None):
-        self.mean, self.logvar, self.grid = mean, logvar, grid
-    @property
-    def std(self): return torch.exp(0.5 * self.logvar)
-    def sample(self, generator: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
-        "Draw z = mean + std * eps; pass `noise` (eps) to control the draw per sample."
-        eps = noise if noise is not None else \
-            torch.randn(self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
-        return self.mean + self.std * eps.to(self.mean)
-    def mode(self) -> torch.Tensor: return self.mean
-    def kl(self, reduction: str = "sum") -> torch.Tensor:
-        "KL to N(0, I): summed over the latent and averaged over the batch ('sum'), per latent float ('mean'), or each float ('none')."
-        m, lv = self.mean.float(), self.logvar.float()
-        kl = 0.5 * (m.pow(2) + lv.exp() - 1.0 - lv)
-        if reduction == "mean": return kl.mean()
-        if reduction == "sum": return kl.flatten(1).sum(1).mean()
-        if reduction == "none": return kl
-        raise ValueError(f"reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
-
-# %% ../nbs/02_model.ipynb #dfc1c92f
-def with_pos(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
-    "`x` (B, d, t, h, w) plus the learned (1, d, g, g) position table, resized to (h, w) and shared over t."
-    if pos is None: return x
-    if pos.shape[-2:] != x.shape[-2:]: pos = F.interpolate(pos, size=x.shape[-2:], mode="bilinear", align_corners=False)
-    return x + pos.unsqueeze(2).to(x.dtype)
-
-def latent_table(l: int, width: int) -> torch.Tensor:
-    """Sincos start of Latent ViTok's l 1D tokens, (1, l, width): token i at position i x 1000 / l. At unit spacing few
-    tokens start nearly alike (neighbours' cosine similarity 0.97), so they gather and carry the same thing for hundreds
-    of steps; spread over 1000 positions even l = 8 starts at most 0.42 alike, and l ~ 1000 is the usual unit spacing."""
-    return sincos(torch.arange(l) * (1000.0 / l), width)[None]
-
-class Encoder(nn.Module):
-    """f_theta of sec. 2.2: videos (B, 3, T, H, W) -> moments (B, L, 2c) and the token grid (T/q, H/p, W/p),
-    L = (T/q)(H/p)(W/p). Tubelet Conv3d (kernel = stride q x p x p) -> + position table -> ViT -> Linear to 2c.
-    Latent ViTok (`cfg.latent_tokens` = l): l learned tokens follow the tubelet tokens, the moments are read at them: (B, l, 2c)."""
-    def __init__(self, cfg: ViTokConfig):
-        super().__init__()
-        s, q, p = cfg.enc, cfg.tubelet, cfg.patch
-        self.embed = nn.Conv3d(3, s.width, kernel_size=(q, p, p), stride=(q, p, p))
-        g = cfg.pos_grid
-        self.pos = nn.Parameter(torch.randn(1, s.width, g, g) * 0.02) if g else None
-        l = cfg.latent_tokens                                 # Latent ViTok: l 1D tokens, sincos-initialised, learned
-        self.latents = nn.Parameter(latent_table(l, s.width)) if l else None
-        self.vit = Transformer(s.width, s.depth, s.heads, cfg.rope_base)
-        self.to_moments = nn.Linear(s.width, 2 * cfg.channels)
-
-    def forward(self, x: torch.Tensor):
-        x = self.embed(x)                                     # (B, d, T', H', W')
-        grid = tuple(x.shape[2:])
-        x = rearrange(with_pos(x, self.pos), "b d t h w -> b (t h w) d")
-        if self.latents is None: return self.to_moments(self.vit(x, grid)), grid
-        x = self.vit(torch.cat([x, self.latents.expand(len(x), -1, -1).to(x.dtype)], 1), grid)
-        return self.to_moments(x[:, -self.latents.shape[1]:]), grid         # read at the latent tokens only
-
-# %% ../nbs/02_model.ipynb #d79b5696
-class Decoder(nn.Module):
-    """g_psi of sec. 2.2: latents (B, L, c) and the token grid (t, h, w) -> videos (B, 3, t*q, h*p, w*p).
-    Linear c -> C_g -> ViT -> ConvTranspose3d (kernel = stride q x p x p). Latent ViTok: L mask tokens (+ position table)
-    precede the l lifted latents (+ their own 1D position table) and the pixels are read at them; Mask ViTok: a learned token fills each dropped latent."""
-    def __init__(self, cfg: ViTokConfig):
-        super().__init__()
-        s, q, p, g = cfg.dec, cfg.tubelet, cfg.patch, cfg.pos_grid
-        self.latent_tokens = cfg.latent_tokens
-        self.from_latent = nn.Linear(cfg.channels, s.width)
-        if cfg.latent_tokens:                                  # Latent ViTok: one mask token per tubelet to predict
-            self.mask_token = nn.Parameter(torch.randn(1, s.width, 1, 1, 1) * 0.02)
-            # RoPE leaves the 1D tokens unrotated: without their own positions the decoder would see z as an unordered set
-            self.latent_pos = nn.Parameter(latent_table(cfg.latent_tokens, s.width))
-            self.pos = nn.Parameter(torch.randn(1, s.width, g, g) * 0.02) if g else None
-        self.missing = nn.Parameter(torch.randn(1, 1, s.width) * 0.02) if cfg.mask else None   # Mask ViTok: a dropped token
-        self.vit = Transformer(s.width, s.depth, s.heads, cfg.rope_base)
-        self.unembed = nn.ConvTranspose3d(s.width, 3, kernel_size=(q, p, p), stride=(q, p, p))
-
-    def forward(self, z: torch.Tensor, grid: tuple[int, int, int]):
-        t, h, w = grid
-        x, n = self.from_latent(z), self.latent_tokens or t * h * w
-        if x.shape[1] < n:                                     # Mask ViTok: the first k tokens given, the tail dropped
-            x = torch.cat([x, self.missing.expand(len(x), n - x.shape[1], -1).to(x.dtype)], 1)
-        if self.latent_tokens:
-            x = x + self.latent_pos.to(x.dtype)
-            m = with_pos(self.mask_token.expand(len(x), -1, t, h, w), self.pos)
-            x = self.vit(torch.cat([rearrange(m, "b d t h w -> b (t h w) d").to(x.dtype), x], 1), grid)[:, :t * h * w]
-        else: x = self.vit(x, grid)
-        return self.unembed(rearrange(x, "b (t h w) d -> b d t h w", t=t, h=h, w=w))
-
-# %% ../nbs/02_model.ipynb #7fc93ad4
-class ViTok(nn.Module):
-    """The ViTok tokenizer of sec. 2.2 (e.g. `S-B/16`, `S-B/4x8`).
-    encode: images (B,3,H,W) or videos (B,3,T,H,W) in [-1, 1] -> DiagonalGaussian over z (B, L, c), E = L*c.
-    decode: z (B, L, c) -> the same layout (pass `size` for inputs other than the configured one).
-    forward: x -> (x_hat of x's shape, posterior)."""
-    check_inputs = True                            # check_pixels on every encode; False skips it
-
-    def __init__(self, cfg: ViTokConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.encoder, self.decoder = Encoder(cfg), Decoder(cfg)
-
-    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
-        x = as_video(x, self.cfg)
-        if self.check_inputs: check_pixels(x)
-        moments, grid = self.encoder(x)
-        mean, logvar = moments.chunk(2, -1)
-        return DiagonalGaussian(mean, logvar.clamp(*self.cfg.logvar_clip), grid)
-
-    def _grid(self, z: torch.Tensor, size) -> tuple[int, int, int]:
-        if size is None: size = (self.cfg.frames, self.cfg.resolution, self.cfg.resolution)
-        size = tuple(size)
-        grid = self.cfg.grid(*((1,) + size if len(size) == 2 else size))
-        if not torch.is_tensor(z) or not z.is_floating_point():
-            raise ValueError(f"z must be a float tensor (B, L, c) of latents, got {getattr(z, 'dtype', type(z).__name__)}")
-        n = self.cfg.latent_tokens or grid[0] * grid[1] * grid[2]
-        k = z.shape[1] if z.ndim == 3 else -1
-        if z.ndim != 3 or z.shape[2] != self.cfg.channels or not (k == n or (self.cfg.mask and 1 <= k <= n)):
-            fix = (f"a Mask ViTok decodes its first k tokens, 1 <= k <= {n}" if self.cfg.mask else
-                   "pass the input size with decode(z, size=(H, W)) or size=(T, H, W)")
-            raise ValueError(f"z has shape {tuple(z.shape)}, but a {'x'.join(map(str, size))} input gives "
-                             f"(B, {n}, {self.cfg.channels}) for {self.cfg.name} ({self.cfg.kind}); {fix}.")
-        return grid
-
-    def decode(self, z: torch.Tensor, size=None) -> torch.Tensor:
-        x = self.decoder(z, self._grid(z, size))
-        video = (len(size) == 3 and size[0] > 1) if size is not None else self.cfg.is_video
-        return x if video or x.shape[2] > 1 else x.squeeze(2)
-
-    def forward(self, x: torch.Tensor, sample: bool = True, noise: torch.Tensor | None = None, keep: int | None = None):
-        "Mask ViTok: only the first `keep` latent tokens reach the decoder; in training a random `cfg.keep_choices()` one."
-        post = self.encode(x)
-        z = post.sample(noise=noise) if sample else post.mode()
-        if self.cfg.mask and (keep is not None or self.training):
-            ks = self.cfg.keep_choices(*x.shape[2:]) if x.ndim == 5 else self.cfg.keep_choices(1, *x.shape[2:])
-            z = z[:, :keep if keep is not None else ks[int(torch.randint(len(ks), ()))]]
-        elif keep is not None: raise ValueError(f"keep={keep}: only a Mask ViTok (mask=True) decodes part of its tokens")
-        x_hat = self.decoder(z, post.grid)
-        return (x_hat.squeeze(2) if x.ndim == 4 else x_hat), post
-
-    def save_pretrained(self, path) -> Path:
-        "Write `config.json` and `model.safetensors` into folder `path`."
-        path = Path(path)
-        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
-        with atomic_write(path / "model.safetensors") as tmp: save_file(state, str(tmp))
-        write_text(path / "config.json", json.dumps(self.cfg.to_dict(), indent=2))
-        return path
-
-    @classmethod
-    def from_pretrained(cls, path, device="cpu") -> "ViTok":
-        "Load a folder written by `save_pretrained` (safetensors only: nothing is unpickled)."
-        path = Path(path)
-        for f in ("config.json", "model.safetensors"):
-            if not (path / f).exists():
-                raise FileNotFoundError(f"{path / f} is missing: from_pretrained expects a folder written "
-                                        f"by ViTok.save_pretrained (config.json + model.safetensors).")
-        fix = "the folder is damaged or incomplete: copy it again, or write it again with ViTok.save_pretrained"
-        with reading(path / "config.json", "ViTok config (JSON)", fix):
-            cfg = ViTokConfig.from_dict(json.loads((path / "config.json").read_text()))
-        model = cls(cfg)
-        with reading(path / "model.safetensors", f"safetensors file of {cfg.name} weights (as config.json says)", fix):
-            model.load_state_dict(load_file(str(path / "model.safetensors"), device=str(device)))
-        return model.to(device)
+# %% ../nbs/02_model.ipynb #8ee1ac72
+def decode_grid(z: torch.Tensor, cfg: ViTokConfig, size=None) -> tuple[int, int, int]:
+    "The token grid (t, h, w) on which `decode` puts z for an input of `size` (default: the configured one); a ValueError when z does not fit it."
+    if size is None: size = (cfg.frames, cfg.resolution, cfg.resolution)
+    size = tuple(size)
+    grid = cfg.grid(*((1,) + size if len(size) == 2 else size))
+    if not torch.is_tensor(z) or not z.is_floating_point():
+        raise ValueError(f"z must be a float tensor (B, L, c) of latents, got {getattr(z, 'dtype', type(z).__name__)}")
+    n = cfg.latent_tokens or grid[0] * grid[1] * grid[2]
+    k = z.shape[1] if z.ndim == 3 else -1
+    if z.ndim != 3 or z.shape[2] != cfg.channels or not (k == n or (cfg.mask and 1 <= k <= n)):
+        fix = (f"a Mask ViTok decodes its first k tokens, 1 <= k <= {n}" if cfg.mask else
+               "pass the input size with decode(z, size=(H, W)) or size=(T, H, W)")
+        raise ValueError(f"z has shape {tuple(z.shape)}, but a {'x'.join(map(str, size))} input gives "
+                         f"(B, {n}, {cfg.channels}) for {cfg.name} ({cfg.kind}); {fix}.")
+    return grid
