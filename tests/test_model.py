@@ -1,12 +1,19 @@
-"""Model behaviour that touches files or the compiler: save/load round trips, no unpickling, clear errors
-for a missing folder, torch.compile. Shapes, tubelet errors, KL, RoPE, bf16 and activation checkpointing
-are checked where they are written: nbs/01_layers.ipynb and nbs/02_model.ipynb."""
+"""Model behaviour that touches files, the compiler or the package layout: save/load round trips, no unpickling,
+clear errors for a missing folder, torch.compile, the parameter names old checkpoints hold, and the variants building
+from `ViTok(cfg)` alone. Shapes, tubelet errors, KL, RoPE, bf16 and activation checkpointing are checked where they
+are written: nbs/01_layers.ipynb, nbs/02_model.ipynb and nbs/03_variants.ipynb."""
+import ast
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from vitok import ViTok, ViTokConfig
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def micro(name, **kw):
@@ -56,3 +63,45 @@ def test_torch_compile_matches_eager():
         ref, _ = m(x, sample=False)
         out, _ = compiled(x, sample=False)
     assert torch.allclose(ref, out, atol=1e-4)
+
+
+ENCODER = ["encoder.embed.weight", "encoder.embed.bias", "encoder.to_moments.weight", "encoder.to_moments.bias"]
+DECODER = ["decoder.from_latent.weight", "decoder.from_latent.bias", "decoder.unembed.weight", "decoder.unembed.bias"]
+LATENT_DEC = ["decoder.mask_token", "decoder.latent_pos", "decoder.pos"]
+
+
+@pytest.mark.parametrize("kw, enc_own, dec_own", [
+    ({}, ["encoder.pos"], []),
+    ({"latent_tokens": 8}, ["encoder.pos", "encoder.latents"], LATENT_DEC),
+    ({"mask": True}, ["encoder.pos"], ["decoder.missing"]),
+    ({"latent_tokens": 8, "mask": True, "mask_min": 2}, ["encoder.pos", "encoder.latents"], LATENT_DEC + ["decoder.missing"]),
+], ids=["simple", "latent", "mask simple", "mask latent"])
+def test_checkpoint_names_and_order_of_every_kind(kw, enc_own, dec_own):
+    """The state_dict keys outside the two ViTs, in order (each module's own parameters, then its children's): what
+    checkpoints written before the variants had a module of their own hold."""
+    keys = [k for k in micro("U-U/8", channels=4, resolution=32, **kw).state_dict() if ".vit." not in k]
+    assert keys == enc_own + ENCODER + dec_own + DECODER
+
+
+def test_variants_sit_below_the_model():
+    "vitok.variants imports only config and layers: the model imports it, never the other way round."
+    tree = ast.parse((ROOT / "vitok" / "variants.py").read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
+    assert imported == {"config", "layers"}
+    assert not any(isinstance(n, ast.Import) and any(a.name.startswith("vitok") for a in n.names) for n in ast.walk(tree))
+
+
+def test_every_kind_builds_from_vitok_alone():
+    "ViTok(cfg) builds and runs every kind, images and videos, in a fresh interpreter that imports nothing but `vitok`."
+    code = """
+import torch
+from vitok import ViTok, ViTokConfig
+for kw in ({}, {"latent_tokens": 6}, {"mask": True}, {"latent_tokens": 6, "mask": True}):
+    for name, x in (("U-U/8", torch.rand(2, 3, 32, 32)), ("U-U/2x8", torch.rand(2, 3, 4, 32, 32))):
+        m = ViTok(ViTokConfig.from_name(name, channels=4, frames=x.shape[2] if x.ndim == 5 else 1, resolution=32, **kw))
+        assert m(x * 2 - 1)[0].shape == x.shape and m.eval()(x * 2 - 1)[0].shape == x.shape, (name, kw)
+        print(m.cfg.name, m.cfg.kind)
+"""
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.split().count("mask") == 4 and "U-U/2x8 mask latent" in p.stdout
