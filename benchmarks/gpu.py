@@ -21,7 +21,8 @@ from pathlib import Path
 
 import torch
 
-from vitok.bench import benchmark, device_name, dit_benchmark, matmul_peak, report_text, sig4, tokenizer_macs
+from vitok.bench import benchmark, device_name, dit_benchmark, matmul_peak, sig4, tokenizer_macs
+from vitok.bench_cli import report_text
 from vitok.config import ViTokConfig
 
 

@@ -12,7 +12,7 @@ import torch
 from fastcore.script import call_parse, CliError, is_cli
 from tqdm.auto import tqdm
 from typing import Annotated
-from .bench import bf16_pays, bool_or_auto, check_bf16
+from .precision import bf16_pays, bool_or_auto, check_bf16, warn_slow_bf16
 from .checkpoint import load_tokenizer
 from .data import eval_data
 from .transforms import frames_as_batch, to_uint8
@@ -147,6 +147,7 @@ def evaluate(model, data, metrics=("psnr", "ssim"), batch_size: int = 32, device
     "Reconstruct `data` (samples (3,H,W) or (3,T,H,W) in [-1,1]) with `model` and measure `metrics`, streaming."
     t0, device = time.time(), default_device(device)
     check_bf16(bf16)
+    if bf16 is True: warn_slow_bf16(device)      # once, where bf16 is emulated: slow, and why
     was_training = model.training
     model = model.to(device).eval()
     ev = Evaluator(metrics, device, missing=missing, download=download)
@@ -163,7 +164,7 @@ def evaluate(model, data, metrics=("psnr", "ssim"), batch_size: int = 32, device
     try: total = min(len(data), limit) if limit else len(data)
     except TypeError: total = limit
     bar = tqdm(total=total, unit="sample", desc="evaluate", disable=not progress or progress_off(), mininterval=5)
-    amp = None                                  # bf16='auto': decided on the first batch (vitok.bench.bf16_pays)
+    amp = None                                  # bf16='auto': decided on the first batch (vitok.precision.bf16_pays)
     for x in batches(data, batch_size, num_workers):
         if isinstance(x, (list, tuple)): x = x[0]                        # (samples, labels)
         if limit: x = x[: limit - ev.samples]

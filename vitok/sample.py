@@ -13,7 +13,7 @@ from einops import rearrange
 from typing import Annotated
 from fastcore.script import call_parse, CliError
 from PIL import Image
-from .bench import bf16_pays, bool_or_auto, check_bf16
+from .precision import bf16_pays, bool_or_auto, check_bf16, warn_slow_bf16
 from .builtin import sample_generator
 from .diffusion import GaussianDiffusion
 from .dit_train import load_dit, unscale
@@ -31,9 +31,10 @@ class Sampler:
     def __init__(self, run, tokenizer: str | None = None, device=None, bf16: bool | str = False):
         check_bf16(bf16)
         self.device = default_device(device or None)
+        if bf16 is True: warn_slow_bf16(self.device)   # once, where bf16 is emulated: slow, and why
         self.dit, self.info, self.dit_path = load_dit(run, self.device)
         self.given, self._tok, self.diffusion = tokenizer, None, GaussianDiffusion()
-        if bf16 == "auto":                      # bf16 only where a DiT forward is faster in it here (vitok.bench.bf16_pays)
+        if bf16 == "auto":                      # bf16 only where a DiT forward is faster in it here (vitok.precision.bf16_pays)
             g, c = torch.Generator().manual_seed(0), self.dit.cfg
             bf16 = bf16_pays(self.dit, tuple(v.to(self.device) for v in (torch.randn(8, c.tokens(), c.channels, generator=g),
                              torch.randint(0, 1000, (8,), generator=g), torch.randint(0, c.num_classes, (8,), generator=g))),

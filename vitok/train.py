@@ -4,7 +4,7 @@
 
 # %% ../nbs/25_train.ipynb #3a7a722b
 from __future__ import annotations
-import argparse, dataclasses, inspect, json, math, re, shutil, time
+import argparse, dataclasses, inspect, json, math, time
 from typing import Annotated
 from contextlib import nullcontext
 from pathlib import Path
@@ -15,21 +15,21 @@ from tqdm.auto import tqdm
 from fastcore.basics import patch
 from fastcore.docments import docments
 from fastcore.script import anno_parser
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, flatten_optimizer, unflatten_optimizer, load_tokenizer
+from .checkpoint import load_checkpoint, save_checkpoint, flatten_optimizer, unflatten_optimizer, load_tokenizer
 from .config import ViTokConfig
 from .data import make_dataset
 from .distributed import StepBatches, latent_noise, setup_distributed, is_main, barrier
 from .losses import AELoss
 from .model import ViTok
-from .presets.train import TrainConfig, TRAIN_PRESETS, train_preset, changed_settings
+from .presets.train import TrainConfig, TRAIN_PRESETS, train_preset
 from .stage2 import Stage2
 from .transforms import to_uint8
-from .utils import NotWritable, check_writable, progress_off, reading, set_threads, write_json, write_text
-from .bench import bf16_pays, bool_or_auto
+from .precision import bf16_emulated, bf16_pays, bool_or_auto, warn_slow_bf16
+from .run_folder import claim_run_folder, read_log, trim_log   # read_log: vitok.train.read_log too, as before
+from .utils import NotWritable, progress_off, set_threads, write_json
 
 # %% auto #0
-__all__ = ['NonFiniteLoss', 'Trainer', 'read_log', 'vitok_train', 'settings_flags', 'parse_flags', 'parse_args', 'run_cli',
-           'main']
+__all__ = ['NonFiniteLoss', 'Trainer', 'vitok_train', 'settings_flags', 'parse_flags', 'parse_args', 'run_cli', 'main']
 
 # %% ../nbs/25_train.ipynb #1d08afbe
 class NonFiniteLoss(RuntimeError):
@@ -51,9 +51,10 @@ class Trainer:
         if cfg.batch % self.world:
             raise ValueError(f"batch {cfg.batch} does not split over {self.world} ranks; use a multiple of {self.world}.")
         self.b, self.out = cfg.batch // self.world, Path(cfg.out)
-        self.ckpt = self._claim_folder()             # before any work: writable, and no other run in it
+        self.ckpt = claim_run_folder(self.out, cfg)   # before any work: writable, and no other run in it
         torch.manual_seed(cfg.seed)
         self.bf16 = cfg.bf16 is True                 # 'auto' is decided in build(), once the model exists
+        if self.bf16 and is_main(): warn_slow_bf16(self.device)   # once, where bf16 is emulated: slow, and why
         self.amp = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
         self.build()                                 # the model, the loss, the parameters to train
         self.opt = torch.optim.AdamW(self.params, lr=cfg.peak_lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
@@ -85,14 +86,15 @@ class Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
 
     def auto_bf16(self, inputs: tuple):
-        """With `bf16='auto'`: bf16 autocast if `vitok.bench.bf16_pays` measures a forward + backward of the model on `inputs`
+        """With `bf16='auto'`: bf16 autocast if `vitok.precision.bf16_pays` measures a forward + backward of the model on `inputs`
         faster in bf16 on this device (all ranks follow rank 0's answer)."""
         if self.cfg.bf16 != "auto": return
         on = torch.tensor(float(bf16_pays(self.model, inputs, self.device)), device=self.device)
         if dist.is_initialized(): dist.broadcast(on, 0)
         self.bf16 = bool(on.item())
         self.amp = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
-        if is_main(): print(f"--bf16 auto: {'bf16' if self.bf16 else 'fp32'} (measured for {self.model.cfg.name} on {self.device})")
+        why = "bf16 is emulated on" if bf16_emulated(self.device) else f"measured for {self.model.cfg.name} on"
+        if is_main(): print(f"--bf16 auto: {'bf16' if self.bf16 else 'fp32'} ({why} {self.device})")
 
     def _build_model(self) -> ViTok:
         cfg = self.cfg
@@ -120,7 +122,7 @@ class Trainer:
             self.load_extra(t, st)
             self.step, self.bad_total = st["step"], st.get("bad_total", 0)
             if is_main(): print(f"resumed from {ck} (step {self.step})")
-        if is_main(): self._trim_log(self.step if ck else -1)      # no checkpoint: step 0's validation is logged again
+        if is_main(): trim_log(self.out, self.step if ck else -1)  # no checkpoint: step 0's validation is logged again
 
     def eval_model(self) -> ViTok:
         "The weights that are evaluated and exported: the EMA in stage 2."
@@ -209,66 +211,6 @@ class Trainer:
         bar.close()
         self._finish(train_ds)
         return self
-
-# %% ../nbs/25_train.ipynb #60001e16
-_RUN_FILES = ("config.json", "log.jsonl", "ckpt", "final")
-_PARTIAL = re.compile(r"^\..+\.\d+\.tmp$")               # atomic_write / atomic_dir leftovers: .NAME.PID.tmp
-
-def read_log(path) -> list[dict]:
-    "The records of a log.jsonl (none if it is missing); a line torn by a kill is left out."
-    if not Path(path).exists(): return []
-    recs = []
-    for line in Path(path).read_text().splitlines():
-        try: recs.append(json.loads(line))
-        except ValueError: pass
-    return [r for r in recs if isinstance(r, dict)]
-
-@patch
-def _other_run(self: Trainer, ck) -> str | None:
-    "Why the run folder cannot be used for this run (None: it can); `ck` is its newest usable checkpoint."
-    out, cfg = self.out, self.cfg
-    held = [n for n in ("final", "log.jsonl") if (out / n).exists()] + (["ckpt/"] if any((out / "ckpt").glob("step_*")) else [])
-    if not (out / "config.json").exists():
-        return f"holds a run ({', '.join(held)}) but no config.json to compare its settings with" if held else None
-    with reading(out / "config.json", "training config.json", "fix it, or use --overwrite to start over"):
-        diff = changed_settings(json.loads((out / "config.json").read_text()), cfg)
-    if diff: return "holds a run with other settings (" + "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items()) + ")"
-    logged = read_log(out / "log.jsonl")
-    if ck is None and (logged or (out / "final").exists()):
-        upto = f"log.jsonl up to step {max(r.get('step', 0) for r in logged)}" if logged else "final/"
-        return (f"holds a run of these settings ({upto}) but no usable checkpoint in ckpt/ to resume from; training "
-                f"again would start at step 0 over it")
-    return None
-
-@patch
-def _claim_folder(self: Trainer):
-    "Check the run folder before any work (every rank reads), clean it up (rank 0); the checkpoint to resume from, or None."
-    out, cfg = self.out, self.cfg
-    check_writable(out, "run folder (--out)", folder=True)
-    ck = None if cfg.overwrite else latest_checkpoint(out / "ckpt")
-    why = None if cfg.overwrite else self._other_run(ck)
-    if why: raise ValueError(f"{out} {why}. Use another --out, or --overwrite to delete that run "
-                             f"({', '.join(_RUN_FILES)}) and start over.")
-    if is_main():
-        for n in _RUN_FILES if cfg.overwrite else ():
-            p = out / n
-            if p.is_dir(): shutil.rmtree(p)
-            elif p.exists(): p.unlink()
-        for d in (out, out / "ckpt", out / "final"):
-            for p in (d.iterdir() if d.is_dir() else ()):
-                if _PARTIAL.match(p.name): shutil.rmtree(p) if p.is_dir() else p.unlink()
-    barrier()
-    return ck
-
-@patch
-def _trim_log(self: Trainer, step: int):
-    "Drop log.jsonl records after `step` (rank 0, before training appends)."
-    f = self.out / "log.jsonl"
-    if not f.exists(): return
-    lines, keep = f.read_text().splitlines(), [r for r in read_log(f) if r.get("step", 0) <= step]
-    if len(keep) < len(lines):
-        write_text(f, "".join(json.dumps(r) + "\n" for r in keep))
-        print(f"{f}: dropped {len(lines) - len(keep)} line(s) after step {step}, written after the last checkpoint")
 
 # %% ../nbs/25_train.ipynb #ec2cf930
 @patch
