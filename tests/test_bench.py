@@ -1,17 +1,25 @@
 """vitok-bench's report: its structure, FLOP counts against vitok.flops, utilisation in (0, 1], the peer's and the
-loop's sections, `--bf16 auto` in training, evaluation and sampling, and the error messages. Never a speed threshold:
-speed targets live in the benchmark's output (see benchmarks/README.md)."""
+loop's sections, `--bf16 auto` in training, evaluation and sampling (vitok.precision: the bf16 probe, emulated bf16
+forced on any machine, the one warning an explicit bf16 gives there), the error messages, and the layout (nothing
+below the benchmark imports it). Never a speed threshold: speed targets live in the benchmark's output (see
+benchmarks/README.md)."""
+import ast
 import json
 import subprocess
 import sys
+import time
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-from vitok import bench
-from vitok.bench import (benchmark, bf16_pays, bool_or_auto, dit_benchmark, loop_fraction, matmul_peak, peer_ratio,
-                         report_text, tokenizer_macs)
+from vitok import bench_peers, precision
+from vitok.bench import benchmark, dit_benchmark, matmul_peak, tokenizer_macs
+from vitok.bench_cli import report_text
+from vitok.bench_loop import loop_fraction
+from vitok.bench_peers import peer_ratio
+from vitok.precision import SlowBF16Warning, bf16_pays, bool_or_auto
 from vitok.config import ViTokConfig
 from vitok.dit import DiTConfig, dit_macs
 from vitok.flops import model_stats
@@ -108,14 +116,14 @@ def test_peer_needs_diffusers(monkeypatch):
         return real(name, *a, **k)
     monkeypatch.setattr(builtins, "__import__", no_diffusers)
     with pytest.raises(RuntimeError, match=r"pip install vitok\[peers\]"):
-        bench.peer_model("sdvae")
+        bench_peers.peer_model("sdvae")
     with pytest.raises(ValueError, match="Unknown peer 'vqgan'"):
-        bench.peer_model("vqgan")
+        bench_peers.peer_model("vqgan")
 
 
 def test_peer_sdvae_builds_from_config():
     pytest.importorskip("diffusers")
-    p = bench.peer_benchmark("sdvae", resolution=32, batch=1, device="cpu", warmup=0, repeats=1, peak_n=256)
+    p = bench_peers.peer_benchmark("sdvae", resolution=32, batch=1, device="cpu", warmup=0, repeats=1, peak_n=256)
     assert p["latent"] == [4, 4, 4] and p["gflops"]["decode"] > p["gflops"]["encode"] > 0
     assert 0 < p["arms"]["fp32"]["decode"]["mfu"] <= 1
 
@@ -130,7 +138,8 @@ def test_loop_fraction_structure(tmp_path):
         loop_fraction("smoke", parts=("gan",))
 
 
-def test_bf16_auto_is_measured_once_and_keeps_the_random_state():
+def test_bf16_auto_is_measured_once_and_keeps_the_random_state(monkeypatch):
+    monkeypatch.setenv("VITOK_BF16_PROBE", "native")     # the model's own timing, also where bf16 is emulated
     from vitok.model import ViTok
     model = ViTok(ViTokConfig.from_name("U-U/8", channels=4, resolution=32))
     x = torch.rand(2, 3, 32, 32) * 2 - 1
@@ -139,8 +148,8 @@ def test_bf16_auto_is_measured_once_and_keeps_the_random_state():
     a = bf16_pays(model, (x,), "cpu", key="test-tiny")
     assert torch.equal(state, torch.get_rng_state())
     assert all(torch.equal(p, q) for p, q in zip(w, model.parameters()))
-    n = len(bench._BF16)
-    assert bf16_pays(model, (x,), "cpu", key="test-tiny") == a and len(bench._BF16) == n     # cached
+    n = len(precision._BF16)
+    assert bf16_pays(model, (x,), "cpu", key="test-tiny") == a and len(precision._BF16) == n     # cached
     assert isinstance(a, bool)
 
 
@@ -197,3 +206,105 @@ def test_cli_flags_and_errors():
     assert r["bf16_matmul_ratio"] > 0 and "the ceiling of matmul-bound work" in p.stderr
     p = run("vitok-bench", "--variant", "U-U/8", "--res", "32", "--bf16", "fp16", check=False)
     assert p.returncode != 0 and "vitok-bench: --bf16 must be true, false or both" in p.stderr
+
+
+# -- bf16 on a CPU without bf16 instructions (vitok.precision) --------------------------------------------------
+
+EMULATED = dict(device="cpu", n=256, fp32_gflops=130.0, bf16_gflops=0.8, ratio=0.8 / 130, emulated=True, source="test")
+
+
+def test_the_probe_is_quick_and_cached(monkeypatch):
+    monkeypatch.delenv("VITOK_BF16_PROBE", raising=False)
+    monkeypatch.setattr(precision, "_PROBES", {})
+    monkeypatch.setattr(precision, "_PEAKS", {})                     # the matmuls timed again, not taken from the cache
+    threads, t0 = torch.get_num_threads(), time.perf_counter()
+    p = precision.bf16_probe("cpu")
+    assert time.perf_counter() - t0 < 5       # about 0.2 s even where bf16 is emulated: this catches a probe timing a model
+    assert precision.bf16_probe("cpu") is p and torch.get_num_threads() == threads    # cached; the threads restored
+    assert p["emulated"] == (p["bf16_gflops"] < 0.5 * p["fp32_gflops"]) and p["source"] == "measured"
+    for v, emulated in (("emulated", True), ("native", False), (" Emulated ", True)):
+        monkeypatch.setenv("VITOK_BF16_PROBE", v)
+        assert precision.bf16_emulated("cpu") is emulated
+    monkeypatch.setenv("VITOK_BF16_PROBE", "maybe")
+    with pytest.raises(ValueError, match="VITOK_BF16_PROBE must be emulated or native"):
+        precision.bf16_probe("cpu")
+
+
+def test_auto_picks_fp32_at_once_where_bf16_is_emulated(monkeypatch, tmp_path):
+    "Where the probe reports an emulated rate, 'auto' is fp32 without timing the model (in bf16 or at all)."
+    monkeypatch.setattr(precision, "bf16_probe", lambda device=None: EMULATED)
+    class Untimed(torch.nn.Module):
+        def forward(self, x): raise AssertionError("the model was timed")
+    assert bf16_pays(Untimed(), (torch.zeros(2, 4),), "cpu") is False
+    from vitok.config import ViTokConfig
+    from vitok.evaluate import evaluate
+    from vitok.model import ViTok
+    from vitok.presets.train import train_preset
+    from vitok.train import Trainer
+    timed = len(precision._BF16)
+    model = ViTok(ViTokConfig.from_name("U-U/8", channels=4, resolution=32))
+    assert evaluate(model, torch.rand(2, 3, 32, 32) * 2 - 1, ("psnr",), device="cpu", bf16="auto", progress=False)["bf16"] is False
+    t = Trainer(train_preset("smoke", out=str(tmp_path / "t"), bf16="auto", device="cpu"))
+    assert t.bf16 is False and t.cfg.bf16 == "auto" and len(precision._BF16) == timed       # no model was timed
+
+
+def test_explicit_bf16_warns_once_where_bf16_is_emulated(monkeypatch, tmp_path):
+    monkeypatch.setenv("VITOK_BF16_PROBE", "emulated")
+    from vitok.presets.train import train_preset
+    from vitok.train import Trainer
+    for make in (lambda i: Trainer(train_preset("smoke", out=str(tmp_path / f"t{i}"), bf16=True, device="cpu")),
+                 lambda i: _sampler(monkeypatch)):
+        monkeypatch.setattr(precision, "_WARNED", set())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            made = [make(i) for i in range(2)]
+        slow = [w for w in caught if w.category is SlowBF16Warning]
+        assert len(slow) == 1, [str(w.message) for w in caught]                          # once per process
+        assert "will be slow" in str(slow[0].message) and "forced by VITOK_BF16_PROBE=emulated" in str(slow[0].message)
+        assert all(m.bf16 is True for m in made)                                         # warned, and obeyed
+    monkeypatch.setattr(precision, "_WARNED", set())
+    monkeypatch.setattr(precision, "bf16_probe", lambda device=None: EMULATED)          # the measured rates are in the message
+    from vitok.config import ViTokConfig
+    from vitok.evaluate import evaluate
+    from vitok.model import ViTok
+    model = ViTok(ViTokConfig.from_name("U-U/8", channels=4, resolution=32))
+    with pytest.warns(SlowBF16Warning, match="0.8 GFLOP/s in bf16 against 130 in fp32, 162x slower"):
+        rep = evaluate(model, torch.rand(1, 3, 32, 32) * 2 - 1, ("psnr",), device="cpu", bf16=True, progress=False)
+    assert rep["bf16"] is True
+
+
+def _sampler(monkeypatch):
+    "A Sampler on a tiny random DiT (load_dit replaced: no run folder needed to reach the bf16 decision)."
+    import vitok.sample as vs
+    from vitok.dit import DiT, DiTConfig
+    dit = DiT(DiTConfig.from_name("DiT-U", channels=4, grid=(1, 4, 4), num_classes=10))
+    monkeypatch.setattr(vs, "load_dit", lambda run, device: (dit, {}, Path(run)))
+    return vs.Sampler("run", device="cpu", bf16=True)
+
+
+def test_layout_nothing_below_the_benchmark_imports_it():
+    "vitok.precision sits below training, evaluation, sampling and the benchmark; no vitok.bench* module or vitok.train is over 350 lines."
+    root = Path(__file__).resolve().parents[1] / "vitok"
+    def imports(mod):
+        out = set()
+        for node in ast.walk(ast.parse((root / f"{mod}.py").read_text())):          # function-level imports count
+            if isinstance(node, ast.ImportFrom):
+                out.add(node.module if not node.level else f"vitok.{node.module}")
+            elif isinstance(node, ast.Import):
+                out |= {a.name for a in node.names}
+        return {m for m in out if m and m.startswith("vitok.")}
+    below = ("precision", "run_folder", "train", "evaluate", "dit_train", "sample")
+    for mod in below:
+        up = {m for m in imports(mod) if m.startswith("vitok.bench")}
+        assert not up, f"vitok.{mod} imports the benchmark: {up}"
+    assert imports("precision") <= {"vitok.utils"}
+    assert not imports("bench") & {"vitok.train", "vitok.evaluate", "vitok.dit_train", "vitok.sample", "vitok.bench_loop",
+                                   "vitok.bench_peers", "vitok.bench_cli"}
+    for f in [*root.glob("bench*.py"), root / "train.py", root / "precision.py", root / "run_folder.py"]:
+        assert len(f.read_text().splitlines()) <= 350, f.name
+    import vitok.bench, vitok.train                                      # old imports keep working where no circle costs
+    assert vitok.bench.bf16_pays is precision.bf16_pays and vitok.bench.bool_or_auto is precision.bool_or_auto
+    assert vitok.bench.check_bf16 is precision.check_bf16 and vitok.bench.matmul_peak is precision.matmul_peak
+    from vitok.run_folder import read_log
+    from vitok.train import Trainer, main, parse_args, settings_flags, parse_flags, run_cli, NonFiniteLoss
+    assert vitok.train.read_log is read_log
