@@ -97,6 +97,13 @@ def pixels(kind: str):
             "0..255": torch.rand(2, 3, 32, 32) * 255, "nan": torch.full((2, 3, 32, 32), float("nan"))}[kind]
 
 
+def foreign_folder(d: Path) -> Path:
+    "A folder of someone else's: a web app's config.json and page."
+    d.mkdir(parents=True)
+    (d / "config.json").write_text('{"name": "my web app"}'); (d / "index.html").write_text("<p>hello</p>")
+    return d
+
+
 def dit_run(tmp: Path, name: str = "dit") -> Path:
     "A micro DiT trained for 2 steps on toy latents (3 classes) that name a micro tokenizer: the run folder tmp/name."
     from vitok.dit_train import DiTTrainer, make_toy_latents
@@ -221,6 +228,22 @@ CASES: list[Bad] = [
     Bad("train: --stage 2 --init a DiT run", ["vitok-train", "--preset", "smoke", "--stage", "2", "--init", "{tmp}/dit",
                                                "--out", "{tmp}/s2"],
         re.escape("is a DiT run (vitok-train-dit), not a tokenizer run"), setup=dit_run),
+    Bad("eval: --out over the model's own config.json (checked before any work)",
+        [*EVAL[:-1], "{tmp}/tok/config.json", "--metrics", "psnr"],
+        r"--out \S*tok/config.json lies inside the ckpt \S*tok, which this command reads: writing there would replace its own input",
+        setup=tokenizer),
+    Bad("eval: --limit below 1", [*EVAL, "--metrics", "psnr", "--limit", "-1"], re.escape("--limit must be a positive integer, got -1"),
+        setup=tokenizer),
+    Bad("sample: a tokenizer run given as the DiT", ["vitok-sample", "--run", "{tmp}/tok", "--out", "{tmp}/g.png"],
+        re.escape("is a tokenizer run (vitok-train), not a DiT run: give the DiT's run folder"), setup=tokenizer),
+    Bad("train: someone else's config.json in --out", ["vitok-train", "--preset", "smoke", "--out", "{tmp}/app"],
+        r"app holds files vitok did not write \(config.json, index.html; its config.json is not a run's settings\)",
+        setup=lambda tmp: foreign_folder(tmp / "app")),
+    Bad("train: --overwrite in a folder vitok did not make", ["vitok-train", "--preset", "smoke", "--out", "{tmp}/app", "--overwrite"],
+        r"--overwrite deletes only runs vitok made", setup=lambda tmp: foreign_folder(tmp / "app")),
+    Bad("train: --stage 2 --init R --out R --overwrite", ["vitok-train", "--preset", "smoke", "--stage", "2", "--init", "{tmp}/tok",
+                                                         "--out", "{tmp}/tok", "--overwrite"],
+        r"--out \S*tok is the init \S*tok, which this command reads", setup=tokenizer),
     Bad("sample: class out of range", ["vitok-sample", "--run", "{tmp}/dit", "--classes", "0,3", "--out", "{tmp}/g.png"],
         r"class 3 is out of range: \S*dit/final knows classes 0\.\.2", setup=dit_run),
     Bad("sample: no DiT in the run folder", ["vitok-sample", "--run", "{tmp}/nope", "--out", "{tmp}/g.png"],

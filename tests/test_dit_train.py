@@ -126,3 +126,15 @@ def test_video_latents_train_and_sample(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     g = Image.open(tmp_path / "g.gif")
     assert g.size == (2 * 34, 2 * 34) and g.n_frames == 4
+
+
+def test_train_and_val_latents_of_different_tokenizers_are_refused(tmp_path):
+    "Fails on the old main: a DiT trained on train latents of one tokenizer and validated on another's, without a word."
+    toks = []
+    for i in range(2):
+        torch.manual_seed(i)
+        toks.append(ViTok(ViTokConfig.from_name("U-U/8", channels=4, resolution=32)).save_pretrained(tmp_path / f"tok{i}"))
+    a, b = (make_toy_latents(tmp_path / f"lat{i}", tokenizer=t) for i, t in enumerate(toks))
+    with pytest.raises(ValueError, match=r"the train and val latents come from different tokenizers \(train: .*tok0.*val: .*tok1"):
+        DiTTrainer(dit_preset("smoke", latents=str(a), val_latents=str(b), out=str(tmp_path / "dit")))
+    assert not (tmp_path / "dit" / "config.json").exists()

@@ -108,3 +108,48 @@ def test_validation_counts_unreadable_samples(tmp_path):
     Trainer(cfg(tmp_path / "run", val_data=str(val), steps=2, eval_every=2)).fit()
     vals = [r for r in logs(tmp_path / "run") if "val_psnr" in r]
     assert [r["step"] for r in vals] == [0, 2] and all(r["val_skipped"] == 1 for r in vals), vals
+
+
+def test_one_run_per_folder_at_a_time_and_a_kill_frees_it(tmp_path):
+    """Fails on the old main, where a second vitok-train into a live run's folder "resumed" from the first's
+    checkpoint, trimmed its log and both finished with an interleaved log. The second stops at once, naming the
+    first; once the first is killed (SIGKILL: no clean-up of its own), the folder is free and the run resumes."""
+    import signal, time
+    first = subprocess.Popen([str(BIN / "vitok-train"), "--preset", "smoke", "--num-workers", "0", "--steps", "100000",
+                              "--eval-every", "2", "--out", str(tmp_path)], env=ENV, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not any((tmp_path / "ckpt").glob("step_*")) and time.time() < deadline and first.poll() is None: time.sleep(0.5)
+        assert first.poll() is None and any((tmp_path / "ckpt").glob("step_*")), first.stderr.read()[-2000:] if first.poll() else "no checkpoint"
+        t0 = time.time()
+        p = train_cli("--steps", "100000", "--eval-every", "2", "--out", str(tmp_path))
+        assert p.returncode != 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+        assert f"is in use by another run (pid {first.pid}, TrainConfig, since" in p.stderr, p.stderr[-2000:]
+        assert time.time() - t0 < 60                                          # at once, not after training
+    finally:
+        first.send_signal(signal.SIGKILL); first.wait()
+    p = train_cli("--steps", "100000", "--eval-every", "2", "--stop-after", "2", "--out", str(tmp_path))
+    assert p.returncode == 0, p.stderr[-2000:]
+    steps = [r["step"] for r in logs(tmp_path) if "val_psnr" in r]
+    assert len(steps) == len(set(steps)), steps                              # one run's log: no step twice
+
+
+def test_refusals_leave_a_folder_vitok_did_not_make_alone(tmp_path):
+    "Fails on the old main, where --overwrite deleted a folder holding someone else's config.json."
+    app = tmp_path / "app"; app.mkdir()
+    (app / "config.json").write_text('{"name": "my web app"}'); (app / "log.jsonl").write_text("my app's log\n")
+    before = snapshot(app)
+    for extra in ((), ("--overwrite",)):
+        p = train_cli("--out", str(app), *extra)
+        assert p.returncode != 0 and "holds files vitok did not write (config.json, log.jsonl" in p.stderr, p.stderr[-2000:]
+    assert snapshot(app) == before
+
+
+def test_stage2_cannot_overwrite_the_run_it_starts_from(tmp_path):
+    "Fails on the old main: --stage 2 --init R --out R --overwrite deleted R, then failed with 'No tokenizer'."
+    Trainer(cfg(tmp_path / "r")).fit()
+    before = snapshot(tmp_path / "r")
+    p = train_cli("--stage", "2", "--init", str(tmp_path / "r"), "--out", str(tmp_path / "r"), "--overwrite")
+    assert p.returncode != 0 and "is the init" in p.stderr and "would replace its own input" in p.stderr, p.stderr[-2000:]
+    assert snapshot(tmp_path / "r") == before

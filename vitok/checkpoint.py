@@ -16,7 +16,7 @@ from .utils import atomic_dir, file_sha256, reading, CorruptFile
 
 # %% auto #0
 __all__ = ['CKPT_FIX', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint', 'check_checkpoint', 'latest_checkpoint',
-           'load_checkpoint', 'run_kind', 'load_tokenizer']
+           'load_checkpoint', 'run_kind', 'model_folder', 'load_tokenizer']
 
 # %% ../nbs/23_checkpoint.ipynb #81c18843
 def flatten_optimizer(sd: dict) -> tuple[dict, dict]:
@@ -97,6 +97,13 @@ def run_kind(path) -> str | None:
         if "dit_info" in st: return "dit"
         if "model_config" in st: return "tokenizer"
     return None
+
+def model_folder(path) -> Path:
+    "The folder whose files loading `path` reads (a save_pretrained folder, RUN/final, or RUN/ckpt), without loading it."
+    p = Path(path).expanduser()
+    for d in (p, p / "final"):
+        if (d / "config.json").is_file() and any((d / f).is_file() for f in ("model.safetensors", "dit.safetensors")): return d
+    return p / "ckpt" if (p / "ckpt").is_dir() else p
 
 def _refuse_dit(p: Path):
     if run_kind(p) == "dit":

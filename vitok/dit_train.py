@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import default_collate
 from safetensors.torch import save_file, load_file
 from .builtin import Stream, sample_generator
-from .checkpoint import CKPT_FIX, latest_checkpoint, load_checkpoint
+from .checkpoint import CKPT_FIX, latest_checkpoint, load_checkpoint, run_kind
 from .diffusion import GaussianDiffusion
 from .distributed import StepBatches, is_main
 from .dit import DiT, DiTConfig
@@ -96,6 +96,10 @@ class DiTTrainer(Trainer):
         if not cfg.latents: raise ValueError("--latents is required: the latent cache folder to train on (vitok.latents)")
         self.train_ds = ds = open_latents(cfg.latents, "train", cfg.seed)
         self.val_ds = open_latents(cfg.val_latents or cfg.latents, "val", cfg.seed, scale=ds.scale)   # the training scale
+        if self.val_ds.tokenizer_sha256 != ds.tokenizer_sha256:
+            raise ValueError(f"the train and val latents come from different tokenizers (train: {ds.tokenizer}, sha256 "
+                             f"{str(ds.tokenizer_sha256)[:12]}...; val: {self.val_ds.tokenizer}, {str(self.val_ds.tokenizer_sha256)[:12]}...): "
+                             "encode both splits with one tokenizer.")
         self.model = DiT(DiTConfig.from_name(cfg.size, channels=ds.channels, num_classes=ds.num_classes, grid=ds.grid,
                                              learn_sigma=cfg.learn_sigma, class_dropout=cfg.class_dropout)).to(self.device)
         self.model.grad_checkpoint = cfg.grad_checkpoint
@@ -206,6 +210,9 @@ def load_dit(path, device="cpu") -> tuple[DiT, dict, Path]:
             with reading(d / "dit.safetensors", f"safetensors file of {model.cfg.name} weights", DIT_FIX):
                 model.load_state_dict(load_file(str(d / "dit.safetensors")))
             return model.to(device).eval(), info, d
+    if run_kind(p) == "tokenizer":
+        raise ValueError(f"{p} is a tokenizer run (vitok-train), not a DiT run: give the DiT's run folder "
+                         "(vitok-train-dit --out RUN), and the tokenizer with --tokenizer if it moved.")
     ck = latest_checkpoint(p / "ckpt") if (p / "ckpt").is_dir() else None
     if ck is None:
         raise FileNotFoundError(f"No DiT at {p}: expected a run folder with final/ (dit.safetensors + config.json) or "

@@ -13,14 +13,14 @@ from fastcore.script import call_parse, CliError, is_cli
 from tqdm.auto import tqdm
 from typing import Annotated
 from .precision import bf16_pays, bool_or_auto, check_bf16, warn_slow_bf16
-from .checkpoint import load_tokenizer
+from .checkpoint import load_tokenizer, model_folder
 from .data import eval_data
 from .transforms import frames_as_batch, to_uint8
 from .metrics import (psnr, ssim, load_lpips, lpips_distance, InceptionV3, FeatureStats, frechet_distance,
                            inception_score, weights_path, weights_info, WeightsMissing, NEEDS, parse_metrics)
 from .fvd import I3D, fvd_stats
 from .stats_cache import stats_folder, data_fingerprint, stats_key, stats_file
-from .utils import CorruptFile, NotWritable, check_writable, default_device, progress_off, write_json
+from .utils import CorruptFile, NotWritable, check_not_input, check_writable, default_device, progress_off, write_json
 
 # %% auto #0
 __all__ = ['PROTOCOL', 'Evaluator', 'batches', 'skip_report', 'evaluate', 'evaluate_tokenizer', 'package_versions', 'summary',
@@ -251,8 +251,11 @@ def vitok_eval(
 ):
     "Evaluate a ViTok tokenizer's reconstructions: rPSNR, rSSIM, LPIPS, rFID, rIS, rFVD -> JSON."
     if not ckpt: raise CliError("--ckpt is required: a save_pretrained folder or a training run with RUN/final/")
-    try: check_writable(out, "report (--out)")                       # before the work, not after it
-    except NotWritable as e: raise CliError(str(e)) from None
+    if limit is not None and (isinstance(limit, bool) or limit < 1): raise CliError(f"--limit must be a positive integer, got {limit}")
+    try:                                                             # before the work, not after it
+        check_not_input(out, "--out", ckpt=model_folder(ckpt), data=data)
+        check_writable(out, "report (--out)")
+    except (NotWritable, ValueError) as e: raise CliError(str(e)) from None
     try:
         rep = evaluate_tokenizer(ckpt, data, resolution, metrics, limit, frames, fps, batch, num_workers, device, bf16,
                                  missing="report" if allow_missing else "raise", stats=stats_folder(stats_dir),

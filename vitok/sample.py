@@ -17,10 +17,11 @@ from .precision import bf16_pays, bool_or_auto, check_bf16, warn_slow_bf16
 from .builtin import sample_generator
 from .diffusion import GaussianDiffusion
 from .dit_train import load_dit, unscale
+from .checkpoint import model_folder
 from .latents import tokenizer_id
 from .media import write_video
 from .transforms import to_uint8
-from .utils import NotWritable, check_positive, check_writable, default_device, set_threads
+from .utils import NotWritable, check_not_input, check_positive, check_writable, default_device, set_threads
 
 # %% auto #0
 __all__ = ['Sampler', 'sample_images', 'image_grid', 'gif_bytes', 'save_samples', 'out_kind_error', 'vitok_sample']
@@ -174,6 +175,8 @@ def vitok_sample(
     if not run: raise CliError("--run is required: a DiT run folder (vitok-train-dit --out RUN)")
     try:
         check_positive(per_class=per_class, batch=batch)
+        for o, flag in ((out, "--out"), (samples_dir, "--samples-dir")):
+            if o: check_not_input(o, flag, run=model_folder(run), tokenizer=tokenizer and model_folder(tokenizer))
         check_writable(out, "grid (--out)")
         if samples_dir: check_writable(samples_dir, "samples folder (--samples-dir)", folder=True)
         set_threads(threads)

@@ -25,7 +25,7 @@ from .presets.train import TrainConfig, TRAIN_PRESETS, train_preset
 from .stage2 import Stage2
 from .transforms import to_uint8
 from .precision import bf16_emulated, bf16_pays, bool_or_auto, warn_slow_bf16
-from .run_folder import claim_run_folder, read_log, trim_log   # read_log: vitok.train.read_log too, as before
+from .run_folder import claim_run_folder, read_log, release_run_folder, trim_log   # read_log: vitok.train.read_log too, as before
 from .utils import NotWritable, progress_off, set_threads, write_json
 
 # %% auto #0
@@ -233,6 +233,7 @@ def _finish(self: Trainer, train_ds):
         if train_ds.skipped: print(train_ds.report())
         if self.step >= self.cfg.steps: self.export(self.out / "final")
     barrier()
+    release_run_folder(self.out)                      # the folder is free for the next run (the lock of rank 0)
 
 @patch
 def log(self: Trainer, rec: dict):

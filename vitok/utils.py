@@ -10,8 +10,8 @@ import torch
 
 # %% auto #0
 __all__ = ['new_file_mode', 'atomic_write', 'write_text', 'write_json', 'atomic_dir', 'file_sha256', 'NotWritable',
-           'check_writable', 'check_positive', 'CorruptFile', 'reading', 'default_device', 'set_threads', 'in_notebook',
-           'progress_off']
+           'check_writable', 'check_not_input', 'check_positive', 'CorruptFile', 'reading', 'default_device',
+           'set_threads', 'in_notebook', 'progress_off']
 
 # %% ../nbs/05_utils.ipynb #ad18cd60
 def new_file_mode() -> int:
@@ -99,6 +99,18 @@ def check_writable(path, what: str = "output", folder: bool = False) -> Path:
         raise NotWritable(f"cannot write the {what} {path} ({e.__class__.__name__}: {e.strerror or e}); "
                           f"choose another location or fix its permissions. Nothing was run.") from None
     return path
+
+def check_not_input(out, what: str = "--out", **inputs) -> None:
+    """Refuse an output location that is one of the command's inputs or lies inside (or holds) one of them, by resolved
+    path, before any work: an output must never replace what the command reads. `inputs`: {name: path or None}."""
+    o = Path(out).expanduser().resolve()
+    for name, p in inputs.items():
+        if not p or not Path(p).expanduser().exists(): continue          # unset ('' or None), or a spec such as 'builtin'
+        i = Path(p).expanduser().resolve()
+        if o == i or i in o.parents or o in i.parents:
+            rel = "is" if o == i else "lies inside" if i in o.parents else "holds"
+            raise ValueError(f"{what} {out} {rel} the {name.replace('_', ' ')} {p}, which this command reads: writing there "
+                             "would replace its own input. Choose another output location. Nothing was run.")
 
 def check_positive(**numbers) -> None:
     "Raise one `ValueError` naming every number in `numbers` that is not a positive integer."
