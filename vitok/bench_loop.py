@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from pathlib import Path
 import torch
 import torch.nn.functional as F
-from .bench import sig4
+from .bench_timing import sig4
 from .dit_train import DiTTrainer, make_toy_latents
 from .losses import AELoss, Discriminator, d_loss
 from .model import ViTok

@@ -5,7 +5,7 @@
 # %% ../nbs/56_bench_peers.ipynb #d93a6c10
 from __future__ import annotations
 import torch
-from .bench import _dtypes, sig4, time_phases
+from .bench_timing import _dtypes, sig4, time_phases
 from .precision import autocast, warn_slow_bf16
 from .utils import default_device
 
