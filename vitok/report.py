@@ -19,8 +19,8 @@ def fmt(v, nd: int = 2, missing: str = "not measured") -> str:
     return f"{v:.{nd}f}" if isinstance(v, float) else str(v)
 
 def md_table(header: list[str], rows: list[list]) -> str:
-    "A markdown table; cells are formatted with `fmt` unless already strings."
-    cell = lambda v: v if isinstance(v, str) else fmt(v)
+    "A markdown table; cells are formatted with `fmt` unless already strings, and a `|` inside a cell is escaped."
+    cell = lambda v: (v if isinstance(v, str) else fmt(v)).replace("|", "\\|")
     for r in rows:
         if len(r) != len(header): raise ValueError(f"row {r!r} has {len(r)} cells, the header {len(header)}")
     return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] +
