@@ -29,6 +29,38 @@ def test_parameters_cell(nb):
     assert meta["metadata"]["kernelspec"]["name"] == "python3"
 
 
+CHECK_CELL = "from vitok.presets.figure import check_parameters; check_parameters()   # refuse a misspelt -p NAME before any work"
+
+
+@pytest.mark.parametrize("nb", FIGURE_NBS, ids=[p.stem for p in FIGURE_NBS])
+def test_parameters_checked_right_after_parameters_cell(nb):
+    "papermill injects -p values in a cell after the tagged one; the next cell refuses a name not declared, before any work."
+    cells = json.loads(nb.read_text())["cells"]
+    k = next(i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
+    assert all(c["cell_type"] != "code" for c in cells[:k]), f"{nb.name}: code runs before the parameters cell"
+    assert "check_parameters" not in "".join(cells[k]["source"]), f"{nb.name}: the check must follow papermill's injected cell"
+    nxt = cells[k + 1]
+    assert nxt["cell_type"] == "code" and "".join(nxt["source"]).strip() == CHECK_CELL, \
+        f"{nb.name}: the cell after the parameters cell must be {CHECK_CELL!r}"
+
+
+@pytest.mark.parametrize("nb", FIGURE_NBS, ids=[p.stem for p in FIGURE_NBS])
+def test_misspelt_parameter_refused_before_any_work(nb, tmp_path):
+    "-p prest smoke (a typo) stops at the check cell, naming the unknown name and the declared ones; nothing after it runs."
+    out_dir, executed = tmp_path / "out", tmp_path / nb.name
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(nb), str(executed), parameters={"prest": "smoke", "out_dir": str(out_dir)},
+                            kernel_name="python3", cwd=str(nb.parent), progress_bar=False)
+    assert e.value.ename == "ValueError", (e.value.ename, e.value.evalue)
+    assert "unknown parameter prest" in e.value.evalue, e.value.evalue
+    declared = e.value.evalue.split(" takes ", 1)[1]
+    assert "preset" in declared and "out_dir" in declared, e.value.evalue
+    cells = [c for c in json.loads(executed.read_text())["cells"] if c["cell_type"] == "code"]
+    k = next(i for i, c in enumerate(cells) if "".join(c["source"]).strip() == CHECK_CELL)
+    assert cells[k]["execution_count"] is not None and all(c["execution_count"] is None for c in cells[k + 1:]), nb.name
+    assert not (out_dir / "results.json").exists() and not out_dir.exists()
+
+
 def finite(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
