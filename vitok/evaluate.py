@@ -20,7 +20,7 @@ from .metrics import (psnr, ssim, load_lpips, lpips_distance, InceptionV3, Featu
                            inception_score, weights_path, weights_info, WeightsMissing, NEEDS, parse_metrics)
 from .fvd import I3D, fvd_stats
 from .stats_cache import stats_folder, data_fingerprint, stats_key, stats_file
-from .utils import CorruptFile, NotWritable, check_not_input, check_writable, default_device, progress_off, write_json
+from .utils import CorruptFile, NotWritable, check_not_input, check_positive, check_writable, default_device, progress_off, write_json
 
 # %% auto #0
 __all__ = ['PROTOCOL', 'Evaluator', 'batches', 'skip_report', 'evaluate', 'evaluate_tokenizer', 'package_versions', 'summary',
@@ -253,6 +253,9 @@ def vitok_eval(
     if not ckpt: raise CliError("--ckpt is required: a save_pretrained folder or a training run with RUN/final/")
     if limit is not None and (isinstance(limit, bool) or limit < 1): raise CliError(f"--limit must be a positive integer, got {limit}")
     try:                                                             # before the work, not after it
+        check_positive(batch=batch, **{k: v for k, v in dict(resolution=resolution, frames=frames).items() if v is not None})
+        if fps is not None and not fps > 0: raise ValueError(f"fps must be a number > 0, got {fps}")
+        if num_workers < 0: raise ValueError(f"num_workers must be an integer >= 0, got {num_workers}")
         check_not_input(out, "--out", ckpt=model_folder(ckpt), data=data)
         check_writable(out, "report (--out)")
     except (NotWritable, ValueError) as e: raise CliError(str(e)) from None

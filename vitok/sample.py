@@ -175,6 +175,8 @@ def vitok_sample(
     if not run: raise CliError("--run is required: a DiT run folder (vitok-train-dit --out RUN)")
     try:
         check_positive(per_class=per_class, batch=batch)
+        if not fps > 0: raise ValueError(f"fps must be a number > 0, got {fps}")
+        if seed < 0: raise ValueError(f"seed must be an integer >= 0, got {seed}")
         for o, flag in ((out, "--out"), (samples_dir, "--samples-dir")):
             if o: check_not_input(o, flag, run=model_folder(run), tokenizer=tokenizer and model_folder(tokenizer))
         check_writable(out, "grid (--out)")
