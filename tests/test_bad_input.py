@@ -129,6 +129,8 @@ CASES: list[Bad] = [
     Bad("info: zero patch", ["vitok-info", "S-B/0"], r"Variant 'S-B/0' has a zero patch p.*'S-B/16'"),
     Bad("info: zero tubelet", ["vitok-info", "S-B/0x8"], r"Variant 'S-B/0x8' has a zero tubelet q.*'S-B/4x8'"),
     Bad("dit-info: unknown size", ["vitok-dit-info", "DiT-Q"], r"vitok-dit-info: Unknown DiT size 'Q'; pick one of .*'XL'"),
+    Bad("dit-info: zero channels", ["vitok-dit-info", "DiT-L", "--channels", "0"], re.escape("vitok-dit-info: channels must be a positive integer, got 0")),
+    Bad("dit-info: an empty grid", ["vitok-dit-info", "DiT-L", "--grid", "0x0x0"], re.escape("--grid needs T', H', W' of at least 1, got '0x0x0'")),
     Bad("dit-info: grid not TxHxW", ["vitok-dit-info", "DiT-L", "--grid", "1x16"], r"--grid takes T'xH'xW', e\.g\. 1x16x16, got '1x16'"),
     Bad("config: negative channels", lambda tmp: __import__("vitok").ViTokConfig.from_name("S-B/16", channels=-1),
         re.escape("channels must be a positive integer, got -1"), error=ValueError),
