@@ -97,6 +97,17 @@ def pixels(kind: str):
             "0..255": torch.rand(2, 3, 32, 32) * 255, "nan": torch.full((2, 3, 32, 32), float("nan"))}[kind]
 
 
+def run_config(d: Path, **changes) -> Path:
+    "A vitok run folder (its marker and the smoke preset's config.json, with `changes`): returns the config.json path."
+    import dataclasses, json
+    from vitok.presets.train import train_preset
+    from vitok.utils import write_json
+    d.mkdir(parents=True)
+    write_json(d / ".vitok-run.json", {"by": "vitok", "settings": "TrainConfig"})
+    (d / "config.json").write_text(json.dumps(dataclasses.asdict(train_preset("smoke", out=str(d))) | changes))
+    return d / "config.json"
+
+
 def foreign_folder(d: Path) -> Path:
     "A folder of someone else's: a web app's config.json and page."
     d.mkdir(parents=True)
@@ -155,10 +166,10 @@ CASES: list[Bad] = [
         setup=lambda tmp: (tmp / "a_file").write_text("not a folder")),
     Bad("train: other variant into an occupied run folder", ["vitok-train", "--preset", "smoke", "--out", "{tmp}/run"],
         r"vitok-train: \S*run holds a run with other settings \(.*variant: 'T-T/8' -> 'U-U/8'.*another --out, or --overwrite",
-        setup=lambda tmp: (tmp / "run").mkdir() or (tmp / "run" / "config.json").write_text('{"variant": "T-T/8"}')),
+        setup=lambda tmp: run_config(tmp / "run", variant="T-T/8")),
     Bad("train: broken config.json in the run folder", ["vitok-train", "--preset", "smoke", "--out", "{tmp}/run"],
         r"vitok-train: \S*run/config.json is not a readable training config.json .*--overwrite",
-        setup=lambda tmp: (tmp / "run").mkdir() or (tmp / "run" / "config.json").write_text('{"variant": "T-T')),
+        setup=lambda tmp: run_config(tmp / "run").write_text('{"variant": "T-T')),    # a vitok run folder, config cut short
     # --- weights, checkpoints, corrupt files, model input ------------------------------------------
     Bad("eval: truncated model.safetensors", [*EVAL, "--metrics", "psnr"],
         r"tok/model\.safetensors is not a readable safetensors file.*copy it again, or write it again with ViTok\.save_pretrained",

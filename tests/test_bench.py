@@ -62,10 +62,13 @@ def test_report_structure(both):
 
 
 def test_utilisation_is_a_fraction(both):
+    # Where bf16 is emulated (no bf16 instructions: a square bf16 matmul runs ~50x slower than fp32), the bf16 "peak"
+    # is no ceiling: autocast leaves part of the model in fp32, which beats it, so the bf16 MFU can pass 1 there.
+    emulated = precision.bf16_emulated("cpu")
     for dtype, arm in both["arms"].items():
         peak = both["peak_gflops_per_s"][dtype]
         for v in arm.values():
-            assert 0 < v["mfu"] <= 1
+            assert 0 < v["mfu"] and (v["mfu"] <= 1 or (dtype == "bf16" and emulated)), (dtype, v["mfu"])
             assert v["mfu"] == pytest.approx(v["gflops_per_s"] / peak, rel=2e-3)
 
 
