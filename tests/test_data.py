@@ -392,3 +392,17 @@ def test_bad_samples_and_shards_are_counted(tmp_path):
     xs = [x for b in DataLoader(ds, batch_size=1, num_workers=2) for x in b]
     assert len(xs) == 1 and ds.skipped == 2                   # shard 0: 1 good, 1 bad sample; shard 1: unreadable
     assert "1 unreadable sample" in ds.report() and "s-000001.tar" in ds.report()
+
+
+def test_a_folder_walk_sees_each_file_once_whatever_links_it_holds(tmp_path):
+    "Fails on the old main: a link loop and a second link to a class folder made image_folder count one file many times."
+    import numpy as np
+    from PIL import Image
+    from vitok.folders import image_folder
+    (tmp_path / "c" / "sub").mkdir(parents=True)
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "c" / "sub" / "1.png")
+    (tmp_path / "c" / "sub" / "loop").symlink_to(tmp_path / "c")
+    (tmp_path / "d").symlink_to(tmp_path / "c")
+    (tmp_path / "c" / "again.png").symlink_to(tmp_path / "c" / "sub" / "1.png")
+    ds = image_folder(tmp_path, 32)
+    assert ds.n == 1 and len(list(ds)) == 1
