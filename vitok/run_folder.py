@@ -68,10 +68,9 @@ def claim_run_folder(out, cfg):
     check_not_input(out, **{k: getattr(cfg, k, None) for k in _INPUTS})
     check_writable(out, "run folder (--out)", folder=True)
     _refuse_foreign(out, cfg)
-    _check_run_folder(out, cfg)                        # a refused run leaves the folder as it was: no lock file either
     if is_main(): lock_run_folder(out, type(cfg).__name__)
-    try: ck = _check_run_folder(out, cfg)              # again under the lock: another run may have written meanwhile
-    except Exception: release_run_folder(out); raise
+    try: ck = _check_run_folder(out, cfg)              # under the lock: no other run writes meanwhile
+    except Exception: release_run_folder(out, undo=True); raise     # a refused run leaves the folder as it was
     if is_main():
         if not (out / MARK).is_file():
             write_json(out / MARK, {"by": "vitok", "settings": type(cfg).__name__, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
@@ -113,13 +112,14 @@ def _check_run_folder(out: Path, cfg):
 class RunFolderBusy(NotWritable):
     "A run folder another process is using: an output location that cannot be written now (the CLIs say so in one line)."
 
-_HELD: dict[str, object] = {}                         # resolved folder -> the open, locked file (this process)
+_HELD: dict[str, tuple] = {}                          # resolved folder -> (the open, locked file, what it held before)
 
 def lock_run_folder(out, who: str = "run") -> Path:
     "Lock the run folder `out` for this process, or raise `RunFolderBusy` naming the process that holds it."
     out = Path(out); key = str(out.resolve())
     if key in _HELD: return out
     out.mkdir(parents=True, exist_ok=True)
+    before = (out / LOCK).read_bytes() if (out / LOCK).is_file() else None, (out / LOCK).stat() if (out / LOCK).is_file() else None
     f = open(out / LOCK, "a+")
     try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -127,10 +127,15 @@ def lock_run_folder(out, who: str = "run") -> Path:
         raise RunFolderBusy(f"{out} is in use by another run ({holder}): one run per folder at a time. Wait for it to "
                             "finish, or use another --out.") from None
     f.seek(0); f.truncate(); f.write(f"pid {os.getpid()}, {who}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"); f.flush()
-    _HELD[key] = f
+    _HELD[key] = (f, before)
     return out
 
-def release_run_folder(out) -> None:
-    "Let go of the lock this process holds on `out` (nothing if it holds none)."
-    f = _HELD.pop(str(Path(out).resolve()), None)
-    if f is not None: fcntl.flock(f, fcntl.LOCK_UN); f.close()
+def release_run_folder(out, undo: bool = False) -> None:
+    """Let go of the lock this process holds on `out` (nothing if it holds none); `undo`: leave the lock file as it was
+    before (gone if there was none), for a run refused before it wrote anything."""
+    held = _HELD.pop(str(Path(out).resolve()), None)
+    if held is None: return
+    (f, (data, st)), lock = held, Path(out) / LOCK
+    if undo and data is None: lock.unlink(missing_ok=True)
+    elif undo: f.seek(0); f.truncate(); f.write(data.decode()); f.flush(); os.utime(lock, ns=(st.st_atime_ns, st.st_mtime_ns))
+    fcntl.flock(f, fcntl.LOCK_UN); f.close()
