@@ -14,6 +14,7 @@ from fastcore.script import call_parse, CliError
 from .config import Size
 from .layers import Attention, SwiGLU, grid_positions, rope_angles, sincos
 from .flops import count_macs, n_params
+from .utils import check_positive
 
 # %% auto #0
 __all__ = ['DIT_SIZES', 'DIT_PAPER', 'DiTConfig', 'timestep_embedding', 'TimestepEmbedder', 'LabelEmbedder', 'modulate',
@@ -216,8 +217,7 @@ def dit_info(
         if not re.fullmatch(r"\d+x\d+x\d+", grid.lower()): raise ValueError(f"--grid takes T'xH'xW', e.g. 1x16x16, got {grid!r}")
         g = tuple(int(v) for v in grid.lower().split("x"))
         if min(g) < 1: raise ValueError(f"--grid needs T', H', W' of at least 1, got {grid!r}")
-        if isinstance(channels, bool) or channels < 1: raise ValueError(f"channels must be a positive integer, got {channels}")
-        if num_classes < 1: raise ValueError(f"num_classes must be a positive integer, got {num_classes}")
+        check_positive(channels=channels, num_classes=num_classes)
         s = dit_stats(name, channels, g, num_classes, learn_sigma)
     except ValueError as e: raise CliError(f"vitok-dit-info: {e}") from None     # one line on the command line
     if json: print(dumps(s)); return s
