@@ -406,3 +406,17 @@ def test_a_folder_walk_sees_each_file_once_whatever_links_it_holds(tmp_path):
     (tmp_path / "c" / "again.png").symlink_to(tmp_path / "c" / "sub" / "1.png")
     ds = image_folder(tmp_path, 32)
     assert ds.n == 1 and len(list(ds)) == 1
+
+
+def test_a_cached_image_folder_gives_the_same_samples_and_skips_in_workers(image_dir):
+    "Decoded images kept in memory (issue 25): bitwise the same training crops over two epochs, in DataLoader workers too; the broken file skipped and counted."
+    on, off = (image_folder(image_dir, 32, train=True, seed=4, cache=c) for c in (True, False))
+    assert on.cache and not off.cache and image_folder(image_dir, 32).cache        # the automatic rule: 13 small files
+    assert not make_dataset(str(image_dir), 32, cache=False).cache                  # the choice reaches make_dataset's folders
+    for epoch in range(2):
+        for ds in (on, off): ds.set_epoch(epoch)
+        got = [[pixels(x) for b in DataLoader(ds, batch_size=5, num_workers=2) for x in b] for ds in (on, off)]
+        assert got[0] == got[1] and len(got[0]) == 12 and on.skipped == off.skipped == 1
+    first = [pixels(x) for x in on]                                                 # this process fills its own cache
+    assert len(on._images) == 12 and first == [pixels(x) for x in off]
+    assert sorted(pixels(x) for b in DataLoader(on, batch_size=5, num_workers=2) for x in b) == sorted(first)   # workers inherit it

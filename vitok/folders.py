@@ -16,7 +16,8 @@ from .builtin import Stream, sample_generator
 _log = logging.getLogger("vitok.data")
 
 # %% auto #0
-__all__ = ['scan_folder', 'folder_kind', 'ImageFolder', 'VideoFolder', 'image_folder', 'video_folder']
+__all__ = ['CACHE_MAX_FILES', 'CACHE_MAX_FILE_BYTES', 'CACHE_MAX_DECODED_BYTES', 'scan_folder', 'folder_kind', 'ImageFolder',
+           'VideoFolder', 'image_folder', 'video_folder']
 
 # %% ../nbs/13_folders.ipynb #538d2faf
 def _walk_once(root: Path):
@@ -83,16 +84,39 @@ class _Names:
     def __len__(self): return len(self.a)
     def __getitem__(self, i): return self.a[i].decode("utf-8", "backslashreplace")
 
+# A folder this small (the figure notebooks' crop pools: 2,048 PNGs of ~3 KB) keeps its decoded images in memory, one
+# copy per process (each DataLoader worker its own); the decoded pixels one process keeps are capped whatever the files'
+# compression (a JPEG decodes to ~10x its size): images past the cap are decoded every time, as without the cache.
+CACHE_MAX_FILES, CACHE_MAX_FILE_BYTES, CACHE_MAX_DECODED_BYTES = 20_000, 64 << 20, 512 << 20
+
 class ImageFolder(_Folder):
-    "Images under a folder (class sub-folders or flat), evaluation or training transform."
+    "Images under a folder (class sub-folders or flat), evaluation or training transform; a small folder decoded once."
     kind = "image"
     def __init__(self, root, resolution=256, train=False, labels=False, seed=0, shuffle=None, rank=None,
-                 world_size=None, **aug):
+                 world_size=None, cache: bool | None = None, **aug):
         super().__init__(root, IMAGE_EXTS, "image", train, labels, seed, shuffle, rank, world_size)
         self.tf = train_transform(resolution, **aug) if train else eval_transform(resolution)
+        self.cache = self._small() if cache is None else bool(cache)      # None: the automatic rule
+        self._images, self._image_bytes = {}, 0
+    def _small(self) -> bool:
+        "At most CACHE_MAX_FILES files taking at most CACHE_MAX_FILE_BYTES on disk (stops counting once past it)."
+        if self.n > CACHE_MAX_FILES: return False
+        total = 0
+        for i in range(self.n):
+            try: total += os.stat(self.path(i)).st_size
+            except OSError: pass                         # a dangling link: skipped as unreadable when loaded
+            if total > CACHE_MAX_FILE_BYTES: return False
+        return True
+    def image(self, i):
+        "File `i` decoded (from memory after the first time when cached); an unreadable file raises, every time."
+        if i in self._images: return self._images[i]
+        img = read_image(self.path(i))                   # raises Unreadable before anything is kept
+        size = img.width * img.height * len(img.getbands())
+        if self.cache and self._image_bytes + size <= CACHE_MAX_DECODED_BYTES:
+            self._images[i], self._image_bytes = img, self._image_bytes + size
+        return img
     def load(self, i):
-        img = read_image(self.path(i))
-        return self.out(self.tf(img, sample_generator(self.seed, self.epoch, i) if self.train else None), i)
+        return self.out(self.tf(self.image(i), sample_generator(self.seed, self.epoch, i) if self.train else None), i)
 
 class VideoFolder(_Folder):
     "Videos under a folder: one `frames`-frame clip per video per epoch (random start when training, middle for eval)."
