@@ -12,3 +12,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _own_run_store_one_process(tmp_path_factory, monkeypatch):
+    """Every test gets a run store of its own (a run trained by one test is never copied into another's folders) and
+    trains grid points one after another unless it asks for parallel processes ($VITOK_WORKERS): tests stay apart
+    and the suite's time does not depend on how many cores CI has."""
+    monkeypatch.setenv("VITOK_RUN_STORE", str(tmp_path_factory.mktemp("run_store")))
+    monkeypatch.setenv("VITOK_WORKERS", "1")

@@ -60,3 +60,38 @@ def test_bad_launcher_and_duplicates(tmp_path):
         Sweep(tmp_path, grid() + grid()[:1])
     with pytest.raises(ValueError, match="launcher must be 'local' or 'slurm'"):
         Sweep(tmp_path, grid(), base="smoke").run("kubernetes")
+
+
+def _weights(folder):
+    from vitok.utils import file_sha256
+    return file_sha256(folder / "final" / "model.safetensors")
+
+
+def test_parallel_sweep_gives_the_numbers_of_one_in_turn(tmp_path, monkeypatch):
+    import torch
+    monkeypatch.setenv("VITOK_RUN_STORE", "off")                    # each sweep trains its own runs
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runs = expand_grid(channels=[4, 8, 16])
+        base = train_preset("smoke", steps=4, eval_every=4, eval_images=4, num_workers=0)
+        in_turn = Sweep(tmp_path / "in_turn", runs, base=base, eval_images=4).run(workers=1)
+        parallel = Sweep(tmp_path / "parallel", runs, base=base, eval_images=4).run(workers=2)
+    finally:
+        torch.set_num_threads(threads)
+    assert [r["metrics"] for r in parallel] == [r["metrics"] for r in in_turn]
+    assert [r["name"] for r in parallel] == ["c4", "c8", "c16"]
+    for name in ("c4", "c8", "c16"):
+        assert _weights(tmp_path / "parallel" / name) == _weights(tmp_path / "in_turn" / name), name
+
+
+def test_run_store_copies_a_run_another_sweep_trained(tmp_path):
+    first = Sweep(tmp_path / "fig_a" / "run", grid(), base=BASE, eval_images=4).run()
+    log = (tmp_path / "fig_a" / "run" / "c4" / "log.jsonl").read_text()
+    second = Sweep(tmp_path / "fig_b" / "run", grid()[:1], base=BASE, eval_images=4, names=["c4"]).run()
+    assert second[0]["metrics"] == first[0]["metrics"]
+    assert _weights(tmp_path / "fig_b" / "run" / "c4") == _weights(tmp_path / "fig_a" / "run" / "c4")
+    # nothing was trained: a new run would log new step times, the copy holds the first run's log as it was
+    assert (tmp_path / "fig_b" / "run" / "c4" / "log.jsonl").read_text() == log
+    other = Sweep(tmp_path / "fig_c", [{"channels": 4, "seed": 1}], base=BASE, eval_images=4).run()
+    assert _weights(tmp_path / "fig_c" / other[0]["name"]) != _weights(tmp_path / "fig_a" / "run" / "c4")

@@ -11,6 +11,9 @@ from typing import NamedTuple
 from tqdm.auto import tqdm
 from .config import ViTokConfig, parse_variant
 from .presets.train import TrainConfig, train_preset
+from .parallel import auto_workers, run_jobs
+from .run_folder import read_log
+from .run_store import comparable_settings, fetch_run, register_run
 from .utils import atomic_dir, file_sha256, progress_off, set_threads, write_json
 
 # %% auto #0
@@ -78,21 +81,13 @@ def train(cfg: TrainConfig, nproc: int = 1):
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                     "-m", "vitok.train", *train_flags(cfg)], check=True)
 
-def _norm(d: dict) -> dict:
-    """A config as JSON would give it back, without the output folder, `lr` as the peak rate it resolves to; fields added
-    to `TrainConfig` after it was saved read as their defaults."""
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    d = defaults | d
-    peak = TrainConfig(**{k: v for k, v in d.items() if k in defaults}).peak_lr   # a torchrun job saves lr=None as its peak
-    return {k: v for k, v in json.loads(json.dumps(d | {"lr": peak})).items() if k not in ("out", "overwrite")}
-
 def same_settings(folder, cfg: TrainConfig, saved: dict | None = None) -> dict:
     "{field: (saved, asked)} where `folder`'s config.json (or `saved`) differs from `cfg`; {} if none or no run yet."
     if saved is None:
         f = Path(folder) / "config.json"
         if not f.exists(): return {}
         saved = json.loads(f.read_text())
-    a, b = _norm(saved), _norm(dataclasses.asdict(cfg))
+    a, b = comparable_settings(saved), comparable_settings(dataclasses.asdict(cfg))
     model_of_init = {"latent_tokens", "mask", "mask_min"} if cfg.stage == 2 else set()   # stage 2 records --init's model
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in model_of_init}
 
@@ -103,11 +98,12 @@ def _refuse(folder, diff: dict):
     raise ValueError(f"{folder} holds a run with other settings ({what}); delete the folder or use another output folder")
 
 def train_run(out, base: TrainConfig | str = "tiny", nproc: int = 1, **overrides) -> Path:
-    "Train `base` with `overrides` into `out`; skipped when `out/final` exists with the same settings."
+    "Train `base` with `overrides` into `out`; skipped when `out/final` exists with the same settings or the run store has them."
     out = Path(out)
     cfg = dataclasses.replace(train_preset(base) if isinstance(base, str) else base, **overrides, out=str(out))
     _refuse(out, same_settings(out, cfg))
-    if not (out / "final" / "model.safetensors").exists(): train(cfg, nproc)
+    if not (out / "final" / "model.safetensors").exists() and fetch_run(cfg, out) is None: train(cfg, nproc)
+    register_run(out, cfg)
     return out
 
 # %% ../nbs/50_sweep.ipynb #7e579b56
@@ -172,14 +168,15 @@ def summarize_run(out, eval_images: int = 64, metrics=("psnr", "ssim")) -> dict:
 # %% ../nbs/50_sweep.ipynb #73cf09f3
 def run_one(root, name: str, cfg: TrainConfig, nproc: int = 1, eval_images: int = 64, metrics=("psnr", "ssim"),
             overrides: dict | None = None) -> dict:
-    "Train `cfg` into `root/name` (skipped when its results.json exists) and return its results."
+    "Train `cfg` into `root/name` (skipped when its results.json exists; copied when the run store has it) and return its results."
     out = Path(root) / name
     cfg = dataclasses.replace(cfg, out=str(out))
     done = out / "results.json"
     if done.exists():
         res = json.loads(done.read_text()); _refuse(out, same_settings(out, cfg, res["config"])); return res
     _refuse(out, same_settings(out, cfg))               # an unfinished run of other settings is not resumed either
-    train(cfg, nproc)
+    if fetch_run(cfg, out) is None: train(cfg, nproc)   # the run store: the same settings, trained elsewhere
+    register_run(out, cfg)
     res = {"name": name, "overrides": overrides or {}, **summarize_run(out, eval_images, metrics),
            "config": dataclasses.asdict(cfg)}
     write_json(done, res)
@@ -203,20 +200,31 @@ class Sweep:
     def _args(self, i: int) -> tuple:
         return self.root, self.names[i], self.configs[i], self.nproc, self.eval_images, self.metrics, self.runs[i]
 
-    def run(self, launcher: str = "local", **executor_kw) -> list[dict]:
-        "Train the pending runs: `launcher='local'` in turn here, or `'slurm'` as a submitit job array."
+    def run(self, launcher: str = "local", workers: int | None = None, **executor_kw) -> list[dict]:
+        """Train the pending runs: `launcher='local'` here, `workers` at a time (None: as many as fit the cores, see
+        `vitok.parallel.auto_workers`; 1: one after another), or `'slurm'` as a submitit job array."""
         if launcher not in ("local", "slurm"): raise ValueError(f"launcher must be 'local' or 'slurm', got {launcher!r}")
         self.root.mkdir(parents=True, exist_ok=True)
         todo = [i for i, r in enumerate(self.runs) if not self.done(r)]
         if launcher == "local":
-            for i in tqdm(todo, desc=f"sweep {self.root.name}: {len(self.runs) - len(todo)} of {len(self.runs)} done", disable=progress_off()):
-                run_one(*self._args(i))
+            desc = f"sweep {self.root.name}: {len(self.runs) - len(todo)} of {len(self.runs)} done"
+            workers = 1 if self.nproc > 1 else auto_workers(len(todo)) if workers is None else workers   # torchrun jobs: in turn
+            if workers > 1:
+                run_jobs(run_one, [self._args(i) for i in todo], workers, names=[self.names[i] for i in todo], desc=desc,
+                         progress=lambda j: self._steps_done(todo[j]), total=sum(self.configs[i].steps for i in todo))
+            else:
+                for i in tqdm(todo, desc=desc, disable=progress_off()): run_one(*self._args(i))
         elif todo:
             ex = slurm_executor(self.root / "_submitit", nproc=self.nproc, **executor_kw)
             jobs = ex.map_array(run_one, *zip(*[self._args(i) for i in todo]))
             print(f"submitted {len(todo)} jobs: {jobs[0].job_id.split('_')[0]} ({executor_kw.get('cluster') or 'slurm'})")
             if executor_kw.get("wait", True): [j.result() for j in tqdm(jobs, desc="waiting for jobs", disable=progress_off())]
         return self.results()
+
+    def _steps_done(self, i: int) -> int:
+        "Training steps run i has logged (all of them once it is done): what the progress bar counts."
+        if self.done(self.runs[i]): return self.configs[i].steps
+        return max((r.get("step", 0) for r in read_log(self.root / self.names[i] / "log.jsonl")), default=0)
 
     def results(self, metrics=None) -> list[dict]:
         """results.json of every finished run, in grid order (a folder holding other settings is an error);
