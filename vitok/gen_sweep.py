@@ -5,7 +5,7 @@
 
 # %% ../nbs/46_gen_sweep.ipynb #5dd63903
 from __future__ import annotations
-import dataclasses, json, time
+import dataclasses, hashlib, json, time
 from pathlib import Path
 import torch
 from .digits import digits
@@ -15,13 +15,14 @@ from .latents import encode_latents, read_index
 from .presets.generate import GenerateSettings
 from .presets.train import DiTTrainConfig, TrainConfig, changed_settings
 from .sample import Sampler
+from .run_store import find_folder, index_folder, settings_key
 from .sweep import _refuse, train_run
 from .train import read_log
 from .utils import file_sha256, write_json
 
 # %% auto #0
-__all__ = ['cache_and_dit', 'measure_samples', 'gen_point', 'train_generator', 'digits_dit', 'require_paper_generation',
-           'trained_tokenizers']
+__all__ = ['cache_and_dit', 'measure_samples', 'gen_point', 'generator_key', 'train_generator', 'digits_dit',
+           'require_paper_generation', 'trained_tokenizers']
 
 # %% ../nbs/46_gen_sweep.ipynb #f89d0c96
 def _encoded(lat: Path, split: str) -> bool:
@@ -79,10 +80,26 @@ def gen_point(folder, tokenizer, datasets: dict, dit: DiTTrainConfig, cfg_scales
     return {"runs": out, "seconds": secs}
 
 # %% ../nbs/46_gen_sweep.ipynb #2b5f6434
+def generator_key(tokenizer: TrainConfig, dit: DiTTrainConfig, threads: int | None, made_by: str) -> str:
+    "The run store's name for a generator (`train_generator`): the tokenizer's settings key, the DiT's settings, who makes it."
+    d = {k: v for k, v in dataclasses.asdict(dit).items() if k not in ("out", "overwrite", "stop_after", "num_workers", "latents", "val_latents")}
+    blob = json.dumps({"tokenizer": settings_key(tokenizer), "dit": d, "threads": threads, "made_by": made_by}, sort_keys=True, default=str)
+    return "generator-" + hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+def _same_generator(folder: Path, tokenizer: TrainConfig, dit: DiTTrainConfig, threads: int | None) -> bool:
+    "Whether `folder` holds a finished generator of these settings (its tokenizer's config and its DiT's, checked)."
+    run, dit_run = folder / "tokenizer", folder / "dit"
+    if not all((p / "final" / "config.json").is_file() for p in (run, dit_run)): return False
+    if settings_key(json.loads((run / "config.json").read_text())) != settings_key(tokenizer): return False
+    asked = dataclasses.replace(dit, threads=threads, latents=str(folder / "latents"), out=str(dit_run))
+    final = json.loads((dit_run / "final" / "config.json").read_text())
+    return final.get("step", dit.steps) == dit.steps and not changed_settings(json.loads((dit_run / "config.json").read_text()), asked)
+
 def train_generator(tokenizer: TrainConfig, dit: DiTTrainConfig, datasets, out, source: str | Path = "", threads: int | None = None,
                     made_by: str = "generate_tiny", log=print) -> dict:
     """Tokenizer (`vitok.sweep.train_run`) -> latent cache -> DiT (`cache_and_dit`) into `out`, finished parts skipped (other
-    settings refused); or, given `source`, the finished tokenizer and DiT of that output folder of `made_by` (nothing trained).
+    settings refused); or, given `source`, the finished tokenizer and DiT of that output folder of `made_by` (nothing trained);
+    without `source`, a generator of the same settings that the run store knows is used where it is (nothing trained).
     `datasets()` gives {'train': data, 'val': data} for the cache. Returns the folders and what their logs say."""
     out, t0 = Path(out), time.perf_counter()
     if source:
@@ -94,8 +111,16 @@ def train_generator(tokenizer: TrainConfig, dit: DiTTrainConfig, datasets, out, 
                                     f"(run {made_by} with -p out_dir {src}, or leave source empty to train here)")
         log(f"reusing the tokenizer and DiT of {src} (nothing trained)")
     else:
-        run = train_run(out / "tokenizer", tokenizer, threads=threads)
-        dit_run, _ = cache_and_dit(out, run / "final", datasets(), dataclasses.replace(dit, threads=threads))
+        tokenizer = dataclasses.replace(tokenizer, threads=threads)          # as train_run saves it
+        key = generator_key(tokenizer, dit, threads, made_by)
+        stored = find_folder(key, lambda f: _same_generator(f, tokenizer, dit, threads))
+        if stored is not None and stored.resolve() != out.resolve():
+            source, run, dit_run = stored, stored / "tokenizer", stored / "dit"
+            log(f"reusing the generator of these settings in {stored} (run store; VITOK_RUN_STORE=off trains anew)")
+        else:
+            run = train_run(out / "tokenizer", tokenizer)
+            dit_run, _ = cache_and_dit(out, run / "final", datasets(), dataclasses.replace(dit, threads=threads))
+            index_folder(key, out)
     info = json.loads((dit_run / "final" / "config.json").read_text())
     tcfg = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
     ev = [r for r in read_log(run / "log.jsonl") if "val_psnr" in r]
