@@ -40,6 +40,8 @@ def test_runner_continues_past_failure_and_indexes(tmp_path):
     assert "b_works/fig.png" in index and "a_fails/a_fails.ipynb" in index and (out / "b_works" / "fig.png").exists()
     assert recs["b_works"]["files"] == ["b_works/fig.png"] and "crop.png" not in index    # a notebook's subfolders are not listed
     assert (out / "b_works" / "threads.txt").read_text() == "1"                           # --threads reaches the notebooks
+    machine = json.loads((out / "figures_machine.json").read_text())                     # where the times were taken
+    assert machine["cores"] >= 1 and machine["cpu"] and machine["preset"] == "smoke" and machine["threads_env"] == "1"
 
 
 def test_runner_unknown_only_lists_choices(tmp_path):

@@ -61,6 +61,14 @@ class SkipLog:
     def __len__(self): return len(self._idx())
     @property
     def files(self) -> list[str]: return [str(self.names[i]) for i in self._idx()]
+    def __getstate__(self):
+        "Shared with a process being spawned (a DataLoader worker); copied for one that is sent the data (`vitok.parallel`)."
+        from multiprocessing.context import get_spawning_popen
+        return self.__dict__ if get_spawning_popen() is not None else {**self.__dict__, "_flags": bytes(self._flags)}
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        if isinstance(d["_flags"], bytes):
+            self._flags = mp.RawArray("b", max(len(self.names), 1)); self._flags[:len(d["_flags"])] = d["_flags"]
 
 # %% ../nbs/12_builtin.ipynb #eb45e39a
 class Stream(IterableDataset):

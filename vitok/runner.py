@@ -13,8 +13,8 @@ from .gallery import export_gallery, write_gallery
 from .utils import NotWritable, check_positive, check_writable, progress_off, write_json
 
 # %% auto #0
-__all__ = ['source_nbs', 'packaged_nbs', 'default_nbs', 'figure_notebooks', 'failure_cause', 'run_figures', 'vitok_figures',
-           'copy_notebooks', 'vitok_notebooks']
+__all__ = ['source_nbs', 'packaged_nbs', 'default_nbs', 'figure_notebooks', 'failure_cause', 'machine_facts', 'run_figures',
+           'vitok_figures', 'copy_notebooks', 'vitok_notebooks']
 
 # %% ../nbs/54_runner.ipynb #4cb4efdd
 def source_nbs() -> Path:
@@ -59,6 +59,17 @@ def failure_cause(e: Exception) -> str:
     if ename: return f"{ename}: {evalue}".splitlines()[0] if evalue else ename
     return next((l for l in str(e).splitlines() if l.strip()), type(e).__name__)
 
+def machine_facts(preset: str) -> dict:
+    "The CPU, its cores, the date, the preset and the run store of a `vitok-figures` run: what its times depend on."
+    import os, platform
+    from vitok.parallel import usable_cores
+    from vitok.run_store import store_dir
+    try: cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
+    except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
+    return {"cpu": cpu, "cores": usable_cores(), "date": time.strftime("%Y-%m-%d"), "preset": preset,
+            "threads_env": os.environ.get("VITOK_THREADS"), "workers_env": os.environ.get("VITOK_WORKERS"),
+            "run_store": str(store_dir()) if store_dir() else "off"}
+
 def run_figures(preset: str = "tiny", only: str | None = None, out="_out", nbs=None, kernel: str = "python3",
                 extra: dict | None = None) -> list[dict]:
     "Run the figure notebooks; returns one record per notebook (ok, seconds, files, error and its cause)."
@@ -86,6 +97,7 @@ def run_figures(preset: str = "tiny", only: str | None = None, out="_out", nbs=N
                         "executed": str(executed.relative_to(out)), "files": files})
         tqdm.write(f"{'ok    ' if not err else 'FAILED'} {nb.stem} ({secs:.0f} s)")
     write_json(out / "figures.json", records)
+    write_json(out / "figures_machine.json", machine_facts(preset))    # where these times were taken (tools/runtime_table.py)
     write_gallery(out, records)
     return records
 

@@ -17,9 +17,9 @@ from .run_store import comparable_settings, fetch_run, register_run
 from .utils import atomic_dir, file_sha256, progress_off, set_threads, write_json
 
 # %% auto #0
-__all__ = ['expand_grid', 'run_names', 'train_flags', 'train', 'same_settings', 'train_run', 'eval_run', 'detail_ratio',
-           'held_out', 'summarize_run', 'run_one', 'Sweep', 'slurm_executor', 'grid_runs', 'crop_pool', 'grid_data',
-           'require_metrics', 'FigureStart', 'start_figure']
+__all__ = ['expand_grid', 'run_names', 'train_flags', 'train', 'same_settings', 'train_run', 'train_runs', 'eval_run',
+           'detail_ratio', 'held_out', 'summarize_run', 'run_one', 'Sweep', 'slurm_executor', 'grid_runs', 'crop_pool',
+           'grid_data', 'require_metrics', 'FigureStart', 'start_figure']
 
 # %% ../nbs/50_sweep.ipynb #52789dfa
 def expand_grid(**axes) -> list[dict]:
@@ -105,6 +105,16 @@ def train_run(out, base: TrainConfig | str = "tiny", nproc: int = 1, **overrides
     if not (out / "final" / "model.safetensors").exists() and fetch_run(cfg, out) is None: train(cfg, nproc)
     register_run(out, cfg)
     return out
+
+def _train_run_job(out, base, nproc: int, overrides: dict) -> Path: return train_run(out, base, nproc, **overrides)
+
+def train_runs(jobs: list[tuple], nproc: int = 1, workers: int | None = None, desc: str = "runs") -> list[Path]:
+    """`train_run(out, base, nproc, **overrides)` for every `(out, base, overrides)` of `jobs`: independent runs (e.g. the
+    stage-2 arms of one stage-1 run) in parallel processes where they fit (`vitok.parallel.run_jobs`); their folders."""
+    cfgs = [dataclasses.replace(train_preset(b) if isinstance(b, str) else b, **o) for _, b, o in jobs]
+    steps = lambda j: max((r.get("step", 0) for r in read_log(Path(jobs[j][0]) / "log.jsonl")), default=0)
+    return run_jobs(_train_run_job, [(o, b, nproc, ov) for o, b, ov in jobs], 1 if nproc > 1 else workers,
+                    names=[Path(o).name for o, _, _ in jobs], progress=steps, total=sum(c.steps for c in cfgs), desc=desc)
 
 # %% ../nbs/50_sweep.ipynb #7e579b56
 def eval_run(run_dir, data, resolution: int, metrics=("psnr", "ssim"), limit: int | None = None,
