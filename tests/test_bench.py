@@ -93,7 +93,8 @@ def test_dit_section():
     macs = dit_macs(DiTConfig.from_name("DiT-U", channels=4, grid=(1, 4, 4), num_classes=10))["total"]
     assert d["gflops"]["forward"] == pytest.approx(2 * 2 * macs / 1e9, rel=2e-3)
     assert set(d["arms"]) == {"fp32", "bf16"} and set(d["bf16_speedup"]) == {"forward", "train_step"}
-    assert all(0 < v["mfu"] <= 1 for a in d["arms"].values() for v in a.values())
+    emulated = precision.bf16_emulated("cpu")            # as in test_utilisation_is_a_fraction: no ceiling for bf16 there
+    assert all(0 < v["mfu"] and (v["mfu"] <= 1 or (k == "bf16" and emulated)) for k, a in d["arms"].items() for v in a.values())
 
 
 def test_matmul_peak_cached():
