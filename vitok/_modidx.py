@@ -390,6 +390,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'vitok.media._open_video': ('media.html#_open_video', 'vitok/media.py'),
                              'vitok.media._scaled_to_8_bit': ('media.html#_scaled_to_8_bit', 'vitok/media.py'),
                              'vitok.media.clip_indices': ('media.html#clip_indices', 'vitok/media.py'),
+                             'vitok.media.frame_image': ('media.html#frame_image', 'vitok/media.py'),
                              'vitok.media.read_clip': ('media.html#read_clip', 'vitok/media.py'),
                              'vitok.media.read_image': ('media.html#read_image', 'vitok/media.py'),
                              'vitok.media.video_info': ('media.html#video_info', 'vitok/media.py'),

