@@ -19,21 +19,22 @@ from .shards import *
 log = logging.getLogger("vitok.data")
 _all_ = ["IMAGE_EXTS", "VIDEO_EXTS", "BUILTIN_PHOTOS", "BUILTIN_VIDEOS", "to_tensor", "to_uint8", "to_pil",
          "center_crop", "random_box", "EvalTransform", "TrainTransform", "eval_transform", "train_transform",
-         "frames_as_batch", "Unreadable", "read_image", "clip_indices", "video_info", "read_clip", "write_video",
+         "frames_as_batch", "Unreadable", "read_image", "clip_indices", "frame_image", "video_info", "read_clip", "write_video",
          "rank_world", "split_items", "sample_generator", "SkipLog", "Stream", "Source", "BuiltinImages",
          "builtin_images", "BuiltinVideos", "builtin_videos", "scan_folder", "folder_kind", "ImageFolder",
-         "VideoFolder", "image_folder", "video_folder", "write_shards", "shard_summary", "folder_shards",
+         "VideoFolder", "image_folder", "video_folder", "CACHE_MAX_FILES", "CACHE_MAX_FILE_BYTES", "CACHE_MAX_DECODED_BYTES", "write_shards", "shard_summary", "folder_shards",
          "resolve_shards", "shard_spans", "read_sample", "ShardDataset", "shard_dataset"]
 
 # %% auto #0
 __all__ = ['log', 'IMAGENET_DATA_HELP', 'VIDEO_DATA_HELP', 'make_dataset', 'make_loader', 'eval_data', 'require_data',
            'IMAGE_EXTS', 'VIDEO_EXTS', 'BUILTIN_PHOTOS', 'BUILTIN_VIDEOS', 'to_tensor', 'to_uint8', 'to_pil',
            'center_crop', 'random_box', 'EvalTransform', 'TrainTransform', 'eval_transform', 'train_transform',
-           'frames_as_batch', 'Unreadable', 'read_image', 'clip_indices', 'video_info', 'read_clip', 'write_video',
-           'rank_world', 'split_items', 'sample_generator', 'SkipLog', 'Stream', 'Source', 'BuiltinImages',
-           'builtin_images', 'BuiltinVideos', 'builtin_videos', 'scan_folder', 'folder_kind', 'ImageFolder',
-           'VideoFolder', 'image_folder', 'video_folder', 'write_shards', 'shard_summary', 'folder_shards',
-           'resolve_shards', 'shard_spans', 'read_sample', 'ShardDataset', 'shard_dataset']
+           'frames_as_batch', 'Unreadable', 'read_image', 'clip_indices', 'frame_image', 'video_info', 'read_clip',
+           'write_video', 'rank_world', 'split_items', 'sample_generator', 'SkipLog', 'Stream', 'Source',
+           'BuiltinImages', 'builtin_images', 'BuiltinVideos', 'builtin_videos', 'scan_folder', 'folder_kind',
+           'ImageFolder', 'VideoFolder', 'image_folder', 'video_folder', 'CACHE_MAX_FILES', 'CACHE_MAX_FILE_BYTES',
+           'CACHE_MAX_DECODED_BYTES', 'write_shards', 'shard_summary', 'folder_shards', 'resolve_shards', 'shard_spans',
+           'read_sample', 'ShardDataset', 'shard_dataset']
 
 # %% ../nbs/15_data.ipynb #dc9cc45f
 def _is_shards(spec: str) -> bool:
