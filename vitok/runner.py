@@ -4,17 +4,19 @@
 
 # %% ../nbs/54_runner.ipynb #812bd197
 from __future__ import annotations
-import shutil, site, sys, sysconfig, time
+import json, shutil, site, sys, sysconfig, time
 from pathlib import Path
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 from .presets.figure import SCALES
 from .gallery import export_gallery, write_gallery
-from .utils import NotWritable, check_positive, check_writable, progress_off, write_json
+from .utils import NotWritable, check_positive, check_writable, machine_info, progress_off, write_json, write_text
+from .report import md_table
+from .verdict import ours_text
 
 # %% auto #0
-__all__ = ['source_nbs', 'packaged_nbs', 'default_nbs', 'figure_notebooks', 'failure_cause', 'machine_facts', 'run_figures',
-           'vitok_figures', 'copy_notebooks', 'vitok_notebooks']
+__all__ = ['VERDICT_ORDER', 'source_nbs', 'packaged_nbs', 'default_nbs', 'figure_notebooks', 'failure_cause', 'machine_facts',
+           'gather_claims', 'scorecard_markdown', 'run_figures', 'vitok_figures', 'copy_notebooks', 'vitok_notebooks']
 
 # %% ../nbs/54_runner.ipynb #4cb4efdd
 def source_nbs() -> Path:
@@ -61,14 +63,38 @@ def failure_cause(e: Exception) -> str:
 
 def machine_facts(preset: str) -> dict:
     "The CPU, its cores, the date, the preset and the run store of a `vitok-figures` run: what its times depend on."
-    import os, platform
+    import os
     from vitok.parallel import usable_cores
     from vitok.run_store import store_dir
-    try: cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
-    except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
-    return {"cpu": cpu, "cores": usable_cores(), "date": time.strftime("%Y-%m-%d"), "preset": preset,
+    return {**machine_info(), "cores": usable_cores(), "date": time.strftime("%Y-%m-%d"), "preset": preset,
             "threads_env": os.environ.get("VITOK_THREADS"), "workers_env": os.environ.get("VITOK_WORKERS"),
             "run_store": str(store_dir()) if store_dir() else "off"}
+
+VERDICT_ORDER = ("shown", "partly", "within noise", "not shown", "not measured")
+
+def gather_claims(out, records: list[dict]) -> list[dict]:
+    """The scorecard of a run: every notebook's `claims.json` in `out`, in notebook order, written to `out/claims.json`
+    and as a table to `out/claims.md` (a notebook that failed or wrote none is named there). Notebooks an earlier
+    `--only` run left in `out` are gathered too, after these."""
+    out, claims, missing = Path(out), [], []
+    earlier = sorted(p.parent.name for p in out.glob("*/claims.json") if p.parent.name not in {r["notebook"] for r in records})
+    for r in records + [{"notebook": n, "ok": True} for n in earlier]:
+        f = out / r["notebook"] / "claims.json"
+        if r["ok"] and f.exists(): claims += [{**c, "notebook": r["notebook"]} for c in json.loads(f.read_text())]
+        else: missing.append(r["notebook"] + ("" if r["ok"] else " (failed)"))
+    write_json(out / "claims.json", claims)
+    write_text(out / "claims.md", scorecard_markdown(claims, records[0].get("preset", "") if records else "", missing))
+    return claims
+
+def scorecard_markdown(claims: list[dict], preset: str = "", missing=()) -> str:
+    "The scorecard as markdown: the count of each verdict, then one row per claim."
+    counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICT_ORDER}
+    head = (f"{len(claims)} claims{f' ({preset} preset)' if preset else ''}: "
+            + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + ".")
+    rows = [[c["figure"], c["claim"], c["paper"], ours_text(c), f"**{c['verdict']}**", c.get("rule", "")] for c in claims]
+    parts = [head, md_table(["figure", "claim", "paper", "this run", "verdict", "rule"], rows)]
+    if missing: parts.append("No claims from: " + ", ".join(missing) + ".")
+    return "\n\n".join(parts) + "\n"
 
 def run_figures(preset: str = "tiny", only: str | None = None, out="_out", nbs=None, kernel: str = "python3",
                 extra: dict | None = None) -> list[dict]:
@@ -98,6 +124,7 @@ def run_figures(preset: str = "tiny", only: str | None = None, out="_out", nbs=N
         tqdm.write(f"{'ok    ' if not err else 'FAILED'} {nb.stem} ({secs:.0f} s)")
     write_json(out / "figures.json", records)
     write_json(out / "figures_machine.json", machine_facts(preset))    # where these times were taken (tools/runtime_table.py)
+    gather_claims(out, records)
     write_gallery(out, records)
     return records
 
@@ -110,16 +137,22 @@ def vitok_figures(
     nbs: str = None,        # the notebook folder (default: nbs/ of this source checkout)
     threads: int = None,    # torch CPU threads in every notebook (sets VITOK_THREADS; default: each preset's)
     gallery: str = None,    # also copy the gallery (pages + the plots they show, no checkpoints) here, e.g. docs/gallery
+    seeds: str = None,      # seeds of every notebook: a count (3) or a list (0,1,2); default: each preset's (tiny: 3)
+    scorecard: str = None,  # also write the run's claims.json and claims.md here, e.g. docs
 ):
     "Run the paper's figure notebooks with papermill and write an index page."
     import os
     try:
         if threads is not None: check_positive(threads=threads)
         if threads: os.environ["VITOK_THREADS"] = str(threads)    # the notebooks' kernels inherit it
-        recs = run_figures(preset, only, out, nbs)
+        if scorecard: check_writable(scorecard, "scorecard folder (--scorecard)", folder=True)
+        recs = run_figures(preset, only, out, nbs, extra={"seeds": seeds} if seeds else None)
     except (FileNotFoundError, ValueError, NotWritable) as e: raise SystemExit(f"vitok-figures: {e}")
     failed = [r for r in recs if not r["ok"]]
     if gallery: print(f"gallery copied to {gallery} ({len(export_gallery(out, gallery))} files)")
+    if scorecard:
+        for name in ("claims.json", "claims.md"): shutil.copy2(Path(out) / name, Path(scorecard) / name)
+        print(f"scorecard: {Path(scorecard) / 'claims.md'}")
     print(f"{len(recs) - len(failed)} of {len(recs)} notebooks ran; gallery: {Path(out) / 'index.html'} "
           f"(serve it: python -m http.server -d {out})")
     for r in failed: print(f"FAILED {r['notebook']}: {r['cause']}", file=sys.stderr)

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats as _st
 
 # %% auto #0
-__all__ = ['pearson', 'fit_log_line', 'equal_e', 'equal_e_spread', 'mean_std']
+__all__ = ['pearson', 'fit_log_line', 'equal_e', 'equal_e_spread', 'mean_std', 'per_seed', 'across_seeds']
 
 # %% ../nbs/52_stats.ipynb #536aae66
 def _pairs(x, y, fx=float) -> np.ndarray:
@@ -61,3 +61,30 @@ def mean_std(xs) -> tuple:
     xs = [float(x) for x in xs if x is not None]
     if not xs: return None, None
     return float(np.mean(xs)), (float(np.std(xs, ddof=1)) if len(xs) > 1 else None)
+
+# %% ../nbs/52_stats.ipynb #9d6f9d3f
+def per_seed(runs: list[dict], fn, seed: str = "seed") -> dict:
+    "{seed: fn(the runs of that seed)} over the seeds in `runs`; None where `fn` raises nothing but returns NaN."
+    seeds = sorted({r.get(seed, 0) for r in runs})
+    out = {}
+    for s in seeds:
+        v = fn([r for r in runs if r.get(seed, 0) == s])
+        out[s] = None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+    return out
+
+def across_seeds(runs: list[dict], keys, by=("p", "c"), seed: str = "seed") -> list[dict]:
+    """One row per grid point (the values of `by`, in first-seen order): its other fields from the first seed, and each
+    of `keys` (a name or several) as the mean over seeds, with `{key}_sd` (sample sd, None for one seed), `{key}_min`,
+    `{key}_max` and `{key}_n`, and the point's `seeds`."""
+    points = {}
+    for r in runs: points.setdefault(tuple(r[b] for b in by), []).append(r)
+    rows = []
+    for g in points.values():
+        row = {**g[0], "seeds": sorted(r.get(seed, 0) for r in g)}
+        for key in ([keys] if isinstance(keys, str) else keys):
+            vals = [r[key] for r in g if r.get(key) is not None]
+            m, sd = mean_std(vals)
+            row |= {key: m, f"{key}_sd": sd, f"{key}_min": min(vals, default=None), f"{key}_max": max(vals, default=None),
+                    f"{key}_n": len(vals)}
+        rows.append(row)
+    return rows

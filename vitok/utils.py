@@ -11,7 +11,7 @@ import torch
 # %% auto #0
 __all__ = ['new_file_mode', 'atomic_write', 'write_text', 'write_json', 'atomic_dir', 'file_sha256', 'NotWritable',
            'check_writable', 'check_not_input', 'check_positive', 'CorruptFile', 'reading', 'default_device',
-           'set_threads', 'in_notebook', 'progress_off']
+           'set_threads', 'machine_info', 'in_notebook', 'progress_off']
 
 # %% ../nbs/05_utils.ipynb #ad18cd60
 def new_file_mode() -> int:
@@ -141,6 +141,19 @@ def set_threads(n: int | str | None = None) -> int:
         if int(n) < 1: raise ValueError(f"threads must be a positive integer, got {n!r}")
         torch.set_num_threads(int(n))
     return torch.get_num_threads()
+
+def machine_info() -> dict:
+    """What a result's last digits depend on: the CPU model and its vector unit (fp32 kernels round differently with
+    AVX-512 and AVX2), the cores this process may use, torch's threads and the torch / numpy / Python versions."""
+    import platform
+    import numpy as np
+    try: cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
+    except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
+    try: cores = len(os.sched_getaffinity(0))
+    except AttributeError: cores = os.cpu_count() or 1
+    return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": cores,
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 # %% ../nbs/05_utils.ipynb #1dce22ec
 def in_notebook() -> bool:

@@ -4,11 +4,15 @@
 
 # %% ../nbs/53_verdict.ipynb #a63a16bd
 from __future__ import annotations
-import dataclasses
+import dataclasses, math
+from pathlib import Path
+from .presets.figure import ClaimRule, FigurePresets
 from .report import fmt, md_table
+from .utils import machine_info, write_json, write_text
 
 # %% auto #0
-__all__ = ['VERDICTS', 'Claim', 'judge', 'claim', 'claims_table', 'paper_vs_run', 'show_verdict']
+__all__ = ['VERDICTS', 'Claim', 'judge', 'claim', 'claims_table', 'paper_vs_run', 'show_verdict', 'seed_stats', 'noise_verdict',
+           'judge_claims', 'ours_text', 'claims_markdown', 'show_claims', 'scorecard_entry', 'write_results']
 
 # %% ../nbs/53_verdict.ipynb #1e11fa69
 VERDICTS = ("shown", "partly", "within noise", "not shown", "not measured")
@@ -64,3 +68,84 @@ def show_verdict(preset: str, paper: str, run: str = "", claims: list[Claim] = (
     from IPython.display import Markdown, display
     display(Markdown(paper_vs_run(preset, paper, run, claims, **kw)))
     return [c.to_dict() for c in claims]
+
+# %% ../nbs/53_verdict.ipynb #eecc0150
+def seed_stats(values: dict) -> dict:
+    "Mean, sample standard deviation (None for one seed), min and max of {seed: value}; the seeds and values kept."
+    vals = {int(s): float(v) for s, v in values.items() if v is not None and math.isfinite(float(v))}
+    if not vals: return {"mean": None, "spread": None, "min": None, "max": None, "seeds": [], "values": []}
+    xs = list(vals.values()); n = len(xs); m = sum(xs) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1)) if n > 1 else None
+    return {"mean": m, "spread": sd, "min": min(xs), "max": max(xs), "seeds": list(vals), "values": xs}
+
+def noise_verdict(rule: ClaimRule, stats: dict) -> tuple[str, str]:
+    "(verdict, reason) of `rule` for `seed_stats`: the margin past the bound against twice the seed spread."
+    if stats["mean"] is None: return "not measured", "no value was measured"
+    d = stats["mean"] - rule.bound if rule.expect == ">" else rule.bound - stats["mean"]
+    if rule.noise_free: return ("shown" if d > 0 else "not shown"), ""
+    if stats["spread"] is None: return "not measured", "one seed: no spread to judge the difference against (run with -p seeds 3)"
+    s2 = 2 * stats["spread"]
+    if d > s2: return "shown", ""
+    if d < -s2: return "not shown", f"{-d:.3g} on the wrong side of {rule.bound:g}: more than 2 x its sd {s2 / 2:.3g}"
+    return "within noise", f"margin {d:+.3g} is inside 2 x its sd {s2 / 2:.3g}"
+
+def judge_claims(presets: FigurePresets, measured: dict, reasons: dict | None = None) -> list[dict]:
+    """The scorecard entries of `presets.claims`: each rule's quantity from `measured` ({quantity: {seed: value}}),
+    its seed statistics and computed verdict; `reasons[quantity]` says why one was not measured."""
+    reasons, out = dict(reasons or {}), []
+    for rule in presets.claims:
+        if rule.quantity not in measured and rule.quantity not in reasons:
+            raise KeyError(f"{presets.figure}: claim {rule.claim!r} needs {rule.quantity!r}; the notebook measured "
+                           f"{sorted(measured)}; give a reason in `reasons` when it cannot be measured")
+        vals = measured.get(rule.quantity)
+        st = seed_stats(vals or {})
+        verdict, why = noise_verdict(rule, st)
+        if st["mean"] is None: why = reasons.get(rule.quantity) or why
+        out.append({"figure": presets.figure, "claim": rule.claim, "paper": rule.paper, "quantity": rule.quantity,
+                    "rule": rule.text(), "unit": rule.unit, "nd": rule.nd, "ours": st, "verdict": verdict, "reason": why})
+    return out
+
+# %% ../nbs/53_verdict.ipynb #76a6327a
+def ours_text(c: dict) -> str:
+    "A judged claim's value: 'mean ± sd (n seeds, min-max)', the value of one seed, or 'not measured'."
+    o, nd, unit = c["ours"], c.get("nd", 2), (" " + c["unit"]) if c.get("unit") else ""
+    if isinstance(o, str): return o                                    # a claim made the older way, already formatted
+    if o.get("mean") is None: return "not measured"
+    n = len(o["seeds"])
+    if o["spread"] is None: return f"{o['mean']:.{nd}f}{unit} ({n} seed{'s' * (n > 1)})"
+    return f"{o['mean']:.{nd}f} ± {o['spread']:.{nd}f}{unit} ({n} seeds, {o['min']:.{nd}f} ... {o['max']:.{nd}f})"
+
+def claims_markdown(claims: list[dict], decided_after_seeing=()) -> str:
+    "The judged claims as a markdown table, then what was decided after seeing a result."
+    t = md_table(["claim", "paper", "this run", "verdict", "rule"],
+                 [[c["claim"], c["paper"], ours_text(c), f"**{c['verdict']}**", c["rule"] + (f" ({c['reason']})" if c.get("reason") else "")]
+                  for c in claims])
+    if decided_after_seeing:
+        t += "\n\n**Decided after seeing a result:**\n" + "\n".join(f"- {d}" for d in decided_after_seeing)
+    return t
+
+def show_claims(presets: FigurePresets, preset: str, measured: dict, reasons: dict | None = None, paper: str = "",
+                run: str = "", rows=(), caveats=(), header=None) -> list[dict]:
+    "Judge `presets.claims` on `measured` and display them with the paper-vs-run block; returns the claims."
+    from IPython.display import Markdown, display
+    claims = judge_claims(presets, measured, reasons)
+    parts = [paper_vs_run(preset, paper, run, rows=rows, caveats=caveats, header=header),
+             claims_markdown(claims, presets.decided_after_seeing)]
+    display(Markdown("\n\n".join(parts)))
+    return claims
+
+def scorecard_entry(figure: str, c: dict) -> dict:
+    "A claim in the scorecard's form; a claim made the older way (one run, formatted value) is marked as one seed."
+    if isinstance(c.get("ours"), dict): return {"figure": figure, **c} if "figure" not in c else c
+    return {"figure": figure, "claim": c["claim"], "paper": c["paper"], "quantity": "", "rule": c.get("rule", ""),
+            "ours": c["ours"], "seeds": 1, "verdict": c["verdict"], "reason": "one run: its noise was not measured"}
+
+def write_results(out, summary: dict, presets: FigurePresets | None = None) -> Path:
+    """Write `out/results.json` (the summary, the machine it ran on, what was decided after seeing a result) and
+    `out/claims.json` (its claims as scorecard entries); returns the results path."""
+    out = Path(out)
+    figure = summary.get("figure") or (presets.figure if presets else out.name)
+    res = {**summary, "machine": machine_info()}
+    if presets is not None: res["decided_after_seeing"] = list(presets.decided_after_seeing)
+    write_json(out / "claims.json", [scorecard_entry(figure, c) for c in summary.get("claims", [])])
+    return write_json(out / "results.json", res)

@@ -10,11 +10,33 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 # %% auto #0
-__all__ = ['SCALES', 'S', 'FigurePresets', 'check_parameters']
+__all__ = ['SCALES', 'SEEDS', 'S', 'ClaimRule', 'FigurePresets', 'check_parameters']
 
 # %% ../../nbs/71_figure_presets.ipynb #bbb059d7
 SCALES = ("smoke", "tiny", "paper")
+SEEDS = {"smoke": 1, "tiny": 3, "paper": 1}   # seeds a figure runs by default: tiny measures its claims over 3
 S = TypeVar("S")
+
+@dataclass(frozen=True)
+class ClaimRule:
+    """One claim of the paper as data, written in a figure's presets before the run: the finding, what the paper
+    reports, the quantity the notebook measures (one value per seed) and the bound it must pass."""
+    claim: str                  # the paper's finding, in a few words
+    paper: str                  # what the paper reports
+    quantity: str               # the name the notebook measures it under (a key of its `measured` dict)
+    expect: str = ">"           # ">": the quantity should exceed `bound`; "<": stay below it
+    bound: float = 0.0
+    unit: str = ""              # printed after the numbers, e.g. "dB"
+    nd: int = 2                 # decimals printed
+    noise_free: bool = False    # a count or a size, the same for every seed: judged on its value alone
+
+    def __post_init__(self):
+        if self.expect not in (">", "<"): raise ValueError(f"{self.claim}: expect must be '>' or '<', got {self.expect!r}")
+
+    def text(self) -> str:
+        "The rule in words."
+        rule = f"{self.quantity} {self.expect} {self.bound:g}{' ' + self.unit if self.unit else ''}"
+        return rule if self.noise_free else f"{rule} by more than 2 x its seed spread"
 
 @dataclass(frozen=True)
 class FigurePresets(Generic[S]):
@@ -24,6 +46,9 @@ class FigurePresets(Generic[S]):
     tiny: S                           # minutes on a 2-core CPU: shows the paper's trend
     paper: S                          # the paper's sizes and step counts, for GPU clusters
     paper_numbers: dict = field(default_factory=dict)   # what the paper reports, to print beside ours
+    claims: tuple = ()                # `ClaimRule`s: what the run must show, decided before it runs
+    decided_after_seeing: tuple = ()  # settings or bounds chosen after a result was seen (printed with the verdicts)
+    seeds: dict = field(default_factory=lambda: dict(SEEDS))   # default number of seeds per scale
 
     def __post_init__(self):
         kinds = {type(getattr(self, s)) for s in SCALES}
@@ -43,6 +68,18 @@ class FigurePresets(Generic[S]):
         if unknown:
             raise ValueError(f"{self.figure}: unknown settings {unknown}; the settings are {sorted(names)}.")
         return dataclasses.replace(s, **overrides)
+
+    def seed_list(self, preset: str, seeds=None) -> list[int]:
+        """The seeds a run uses: `seeds` None gives the scale's default count (0, 1, ...), an int n the first n,
+        a list or a comma-separated string those seeds."""
+        if seeds is None or seeds == "": seeds = self.seeds[preset] if preset in self.seeds else 1
+        if isinstance(seeds, str): seeds = [s for s in seeds.replace(" ", "").split(",") if s]
+        try: out = list(range(int(seeds))) if isinstance(seeds, (int, float)) else [int(s) for s in seeds]
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.figure}: seeds must be a count (3) or a list of seeds (0,1,2), got {seeds!r}") from None
+        if not out or min(out) < 0 or len(set(out)) < len(out):
+            raise ValueError(f"{self.figure}: seeds must be one or more distinct integers >= 0, got {seeds!r} (e.g. -p seeds 3)")
+        return out
 
 # %% ../../nbs/71_figure_presets.ipynb #436a5477
 def _assigned(src: str) -> set[str]:
