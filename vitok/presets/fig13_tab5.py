@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from ..config import ViTokConfig
-from .figure import FigurePresets
+from .figure import ClaimRule, FigurePresets
 from .grid import SMOKE_GRID_TRAIN, TINY_GRID_TRAIN
 from .train import TrainConfig, train_preset
 
@@ -61,7 +61,13 @@ FIG13 = FigurePresets(
         "finding": "the metrics improve slightly as the number of frames grows at the same pixels per float: longer "
                    "videos are more compressible, and ViTok uses it",
         "numbers": "plotted only; the text gives no value per frame count",
-    })
+    },
+    claims=(  # per seed: the smallest paired gain over the doublings of T (> 0: the metric rises at every step)
+        ClaimRule("more frames at the same pixels per float: higher rPSNR", "yes, slightly", "psnr_min_step_gain_db", ">", 0.0,
+                  unit="dB", nd=3),
+        ClaimRule("more frames at the same pixels per float: higher rSSIM", "yes, slightly", "ssim_min_step_gain", ">", 0.0,
+                  nd=4),
+    ))
 
 # %% ../../nbs/82_presets_fig13_tab5.ipynb #773ca94a
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class Tab5Settings:
 _ROWS = ("S-B/4x8", "S-B/8x8", "S-B/4x16")
 _STAND_IN = dict(variant="U-U/4x8", channels=16, frames=16, fps=8.0)
 _M5 = ("psnr", "ssim", "rfid", "rfvd")
+_LARP_GFLOPS = 505.3                  # LARP-L-Long's GFLOPs as Table 5 prints them
 TAB5 = FigurePresets(
     figure="tab5",
     smoke=Tab5Settings(variants=_ROWS, channels=16, resolution=128, frames=16, fps=None, metrics=_M5, eval_clips=4,
@@ -100,7 +107,7 @@ TAB5 = FigurePresets(
             "TATS": [32, None, 2048, None, 162, None, None],
             "MAGViT": [158, None, 1280, None, 25, 22.0, 0.701],
             "MAGViTv2": [158, None, 1280, None, 16.12, None, None],
-            "LARP-L-Long": [174, 505.3, 1024, None, 20, None, None],
+            "LARP-L-Long": [174, _LARP_GFLOPS, 1024, None, 20, None, None],
         },
         "vitok": {
             "S-B/4x8": [129, 160.8, 1024, 2.13, 8.04, 30.11, 0.923],
@@ -109,4 +116,8 @@ TAB5 = FigurePresets(
         },
         "frame_rate": "not given for Table 5 (sec. 3.5 trains at 8 fps); the peers' UCF-101 protocol takes consecutive "
                       "frames, so the presets do too (the notebook's fps parameter changes it)",
-    })
+    },
+    claims=(  # sizes counted on the model code: the same for every seed
+        ClaimRule(f"all three need fewer GFLOPs than LARP-L-Long ({_LARP_GFLOPS:g})", "yes, all three", "max_gflops", "<",
+                  _LARP_GFLOPS, unit="GFLOPs", nd=1, noise_free=True),
+    ))
