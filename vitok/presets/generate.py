@@ -60,7 +60,7 @@ GENERATE = FigurePresets(
         ClaimRule("the DiT makes the asked class (chance 0.1; the digits' classifier, not gFID)",
                   "class-conditional samples (gFID / gIS)", "class_accuracy", ">", TINY_CHECK.min_class_accuracy, nd=3),
         ClaimRule("training improves the samples: ref_fid of the same DiT at step 0 over the trained one's",
-                  "DiT-L, 500k steps", "ref_fid_ratio", ">", TINY_CHECK.min_fid_ratio, unit="x", nd=1),
+                  "DiT-L, 500k steps", "ref_fid_ratio", ">", TINY_CHECK.min_fid_ratio, nd=1),
     ),
     decided_after_seeing=(
         "the tiny tokenizer (T-T/8, c = 4, KL weight 1e-2) and DiT (DiT-U, 3,000 steps, EMA 0.99) were chosen after a "
