@@ -91,7 +91,8 @@ def scorecard_markdown(claims: list[dict], preset: str = "", missing=()) -> str:
     counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICT_ORDER}
     head = (f"{len(claims)} claims{f' ({preset} preset)' if preset else ''}: "
             + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + ".")
-    rows = [[c["figure"], c["claim"], c["paper"], ours_text(c), f"**{c['verdict']}**", c.get("rule", "")] for c in claims]
+    rows = [[c["figure"], c["claim"], c["paper"], ours_text(c), f"**{c['verdict']}**",
+             c.get("rule", "") + (f" ({c['reason']})" if c.get("reason") else "")] for c in claims]
     parts = [head, md_table(["figure", "claim", "paper", "this run", "verdict", "rule"], rows)]
     if missing: parts.append("No claims from: " + ", ".join(missing) + ".")
     return "\n\n".join(parts) + "\n"
