@@ -5,7 +5,7 @@
 # %% ../../nbs/78_presets_fig6_7.ipynb #4a8885dc
 from __future__ import annotations
 from dataclasses import dataclass
-from .figure import FigurePresets
+from .figure import ClaimRule, FigurePresets
 from .train import TrainConfig, train_preset
 
 # %% auto #0
@@ -21,7 +21,6 @@ class Fig67Settings:
     e2x: tuple[str, str]                # the pair trained again at 2c (2E)
     decoder_step: tuple[tuple[str, str], tuple[str, str]]  # (smaller, bigger decoder) compared with 2E
     train: TrainConfig                  # training settings every run shares (the grid sets variant, channels)
-    seeds: tuple[int, ...]              # training seeds of every run (two or more: means and spreads)
     eval_images: int                    # held-out images each run is measured on
     id_crops: int                       # > 0: also measure this many fresh crops of the training photos
     metrics: tuple[str, ...]            # vitok.evaluate metric names
@@ -31,19 +30,27 @@ _M = ("psnr", "ssim", "rfid", "ris")
 FIG6_7 = FigurePresets(
     figure="fig6_7",
     smoke=Fig67Settings(pairs=(("U", "U"), ("U", "T")), patch=8, channels=8, e2x=("U", "U"), decoder_step=(("U", "U"), ("U", "T")),
-                        train=train_preset("smoke", resolution=32, steps=2, eval_every=2, eval_images=4), seeds=(0,),
+                        train=train_preset("smoke", resolution=32, steps=2, eval_every=2, eval_images=4),
                         eval_images=8, id_crops=8, metrics=_M, threads=1),
     tiny=Fig67Settings(pairs=(("U", "U"), ("T", "U"), ("U", "T"), ("T", "T")), patch=8, channels=8, e2x=("U", "U"),
                        decoder_step=(("U", "U"), ("U", "T")),
-                       train=train_preset("tiny", resolution=32, steps=600, eval_every=600, eval_images=8), seeds=(0,),
+                       train=train_preset("tiny", resolution=32, steps=600, eval_every=600, eval_images=8),
                        eval_images=64, id_crops=128, metrics=_M, threads=1),
     paper=Fig67Settings(pairs=(("S", "S"), ("B", "S"), ("S", "B"), ("B", "B"), ("S", "L"), ("B", "L"), ("L", "L")),
                         patch=16, channels=16, e2x=("S", "B"), decoder_step=(("S", "B"), ("S", "L")),
-                        train=train_preset("paper"), seeds=(0,), eval_images=50_000, id_crops=0, metrics=_M, threads=None),
+                        train=train_preset("paper"), eval_images=50_000, id_crops=0, metrics=_M, threads=None),
     paper_numbers={
         "setting": "ImageNet-1K val 50k, 256p, stage 1, p=16, c=16, E=4096",
         "encoder": "no correlation between encoder size and rFID / rIS / rSSIM / rPSNR (Fig 6)",
         "decoder": "strong correlation: a bigger decoder reconstructs better (Fig 7)",
         "rfid_decoder_B": 1.6, "rfid_decoder_L": 1.3, "rfid_decoder_B_2E": 0.8,   # sec 3.3 text
         "rfid_SB16_table2_bf16": 1.63,
-    })
+    },
+    claims=(  # per seed: the bigger model minus the smaller one trained with the same seed (held-out rPSNR)
+        ClaimRule("a bigger encoder does not reconstruct better", "no correlation between encoder size and rFID / rIS / "
+                  "rSSIM / rPSNR (Fig 6)", "encoder_step_psnr", "<", 0.1, unit="dB"),
+        ClaimRule("a bigger decoder reconstructs better", "strong correlation: a bigger decoder reconstructs better (Fig 7)",
+                  "decoder_step_psnr", ">", 0.1, unit="dB"),
+        ClaimRule("doubling E helps more than a bigger decoder", "rFID 0.8 (2E) vs 1.3 (decoder L)",
+                  "double_E_minus_bigger_decoder_psnr", ">", 0.0, unit="dB"),
+    ))
