@@ -44,8 +44,8 @@ class Fig19Settings:
 FIG19 = FigurePresets(
     figure="fig19",
     smoke=Fig19Settings(model="U-U", patch=8, channels=4, resolution=32, latent_tokens=(4, 8), simple_channels=(1, 2),
-                        train=SMOKE_GRID_TRAIN, pool=16, eval_images=8, metrics=("psnr", "ssim"), min_r=LAW_MIN_R, max_gap_db=MAX_GAP_DB,
-                        download=False, threads=1),
+                        train=SMOKE_GRID_TRAIN, pool=16, eval_images=8, metrics=("psnr", "ssim"), min_r=LAW_MIN_R,
+                        max_gap_db=MAX_GAP_DB, download=False, threads=1),
     tiny=Fig19Settings(model="U-U", patch=8, channels=4, resolution=32, latent_tokens=(4, 8, 16, 32), simple_channels=(1, 2, 4, 8),
                        train=APPENDIX_TINY_TRAIN, pool=2048, eval_images=64, metrics=("psnr", "ssim"), min_r=LAW_MIN_R,
                        max_gap_db=MAX_GAP_DB, download=False, threads=1),

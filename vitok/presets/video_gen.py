@@ -5,12 +5,14 @@ paper prints it."""
 
 # %% ../../nbs/89_presets_video_gen.ipynb #32793ab7
 from __future__ import annotations
+import dataclasses, statistics
 from dataclasses import dataclass
-from .figure import FigurePresets
+from pathlib import Path
+from .figure import ClaimRule, FigurePresets
 from .train import DiTTrainConfig, TrainConfig, dit_preset, train_preset
 
 # %% auto #0
-__all__ = ['VIDEO_DIT', 'TAB7', 'FIG16', 'VideoDiTSettings', 'Tab7Settings', 'Fig16Settings']
+__all__ = ['VIDEO_DIT', 'TAB7', 'FIG16', 'VideoDiTSettings', 'Tab7Settings', 'Fig16Settings', 'seed_folder', 'mean_over_seeds']
 
 # %% ../../nbs/89_presets_video_gen.ipynb #58b91491
 @dataclass(frozen=True)
@@ -21,6 +23,11 @@ class VideoDiTSettings:
     train_clips: int                 # clips of the 2 training videos cached for the DiT (seed 0), label = source video
     val_clips: int                   # other draws of the same videos (seed 1): the DiT's held-out diffusion loss
     threads: int | None              # torch CPU threads ($VITOK_THREADS overrides; None: torch's default)
+
+    def seeded(self, seed: int) -> "VideoDiTSettings":
+        "These settings with the tokenizer's and the DiT's seed set to `seed` (seed 0: the settings as they are)."
+        return dataclasses.replace(self, tokenizer=dataclasses.replace(self.tokenizer, seed=seed),
+                                   dit=dataclasses.replace(self.dit, seed=seed))
 
 @dataclass(frozen=True)
 class Tab7Settings:
@@ -96,7 +103,16 @@ TAB7 = FigurePresets(
         ],
         "finding": "ViTok S-B/4x8 (1,024 tokens) has the best gFVD of the table; S-B/8x8 (512 tokens) still beats every "
                    "peer; S-B/4x16 (256 tokens) is worse but competitive: fewer tokens, worse generation",
-    })
+    },
+    claims=(  # each quantity once per seed (tokenizer, DiT and sampling seed together)
+        ClaimRule("fewer tokens, worse generation", "gFVD 27.44 (1,024 tokens), 52.71 (512), 92.46 (256)",
+                  "gfvd_fewest_minus_most_tokens", ">", 0.0),  # gFVD of S-B/4x16 minus S-B/4x8 (paper preset)
+        ClaimRule("the video DiT learns: its held-out loss falls", "DiT-L, 500k steps on UCF-101 latents",
+                  "val_loss_drop", ">", 0.0, nd=3),            # the first held-out diffusion loss minus the last
+        ClaimRule("its clips look like the video they were asked for", "class-conditional samples (gFVD)",
+                  "source_agreement_guided", ">", 0.5),        # at the largest CFG scale; chance 0.5 (not gFVD)
+        ClaimRule("guidance helps", "CFG 2.0", "agreement_gain_from_cfg", ">", 0.0),   # largest minus smallest CFG, same noise
+    ))
 
 FIG16 = FigurePresets(
     figure="fig16",
@@ -108,4 +124,30 @@ FIG16 = FigurePresets(
         "setting": "random 16 x 128 x 128 samples of the DiT-L on ViTok S-B/4x8 latents (1,024 tokens, UCF-101), "
                    "DDIM 250 steps, CFG 2.0 (Figs 21 / 22: 512 and 256 tokens)",
         "fig16": dict(tokenizer="S-B/4x8", tokens=1024, frames=16, resolution=128, dit="DiT-L", sample_steps=250, cfg=2.0),
-    })
+    },
+    claims=(ClaimRule("the clips look like the video they were asked for", "class-conditional clips (pictures; Table 7 has gFVD)",
+                      "source_agreement", ">", 0.5),),         # the built-in videos: chance 0.5 (not gFVD)
+    )
+
+# %% ../../nbs/89_presets_video_gen.ipynb #ec8f4f26
+def seed_folder(out, seed: int) -> Path:
+    "Where seed `seed`'s generator of a notebook writing to `out` lives: `out` itself for seed 0, `out/seed{seed}` otherwise."
+    return Path(out) if seed == 0 else Path(out) / f"seed{seed}"
+
+def _number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+def mean_over_seeds(records: list):
+    """One record of the shape of `records` (one per seed): equal values kept; numbers averaged, with the sample standard
+    deviation beside each in a dict (`NAME_sd`); dicts and equal-length lists element by element; anything else listed."""
+    first = records[0]
+    if all(r == first for r in records): return first
+    if all(_number(r) for r in records): return sum(records) / len(records)
+    if all(isinstance(r, dict) for r in records):
+        out = {}
+        for k in first:
+            vals = [r.get(k) for r in records]
+            out[k] = mean_over_seeds(vals)
+            if all(_number(v) for v in vals) and len(set(vals)) > 1: out[f"{k}_sd"] = statistics.stdev(vals)
+        return out
+    if all(isinstance(r, list) and len(r) == len(first) for r in records): return [mean_over_seeds(list(v)) for v in zip(*records)]
+    return list(records)
