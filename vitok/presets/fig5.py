@@ -5,7 +5,7 @@
 # %% ../../nbs/77_presets_fig5.ipynb #901de30e
 from __future__ import annotations
 from dataclasses import dataclass, replace
-from .figure import FigurePresets
+from .figure import ClaimRule, FigurePresets
 from .grid import SweepSettings, grid, SMOKE_GRID_TRAIN, PAPER_GRID_TRAIN
 from .train import DiTTrainConfig, train_preset, dit_preset
 
@@ -30,6 +30,7 @@ class Fig5Settings(SweepSettings):
     latent_limit: int | None = None     # digits: only the first this many of each split (smoke; None: all)
     check: Fig5Check | None = None      # None: nothing to report against (smoke, paper)
 
+_TINY_CHECK = Fig5Check(min_r_psnr=0.9, min_patches_not_largest=2)
 _TINY_TOK = train_preset("tiny", steps=600, batch=32, lr=2e-3, warmup=40, kl_weight=1e-2, lpips_weight=0.0, eval_every=600,
                          eval_images=64, log_every=50, num_workers=0)
 _TINY_DIT = dit_preset("tiny", size="DiT-U", batch=64, steps=1500, lr=2e-3, warmup=50, grad_clip=1.0, ema=0.99,
@@ -43,7 +44,7 @@ FIG5 = FigurePresets(
                        cfg_scales=(1.5, 3.0), sample_steps=3, per_class=2, latent_limit=200),
     tiny=Fig5Settings(model="U-U", grid=grid([4, 8, 16], [4, 16, 32], 32), train=_TINY_TOK, pool=0, eval_images=256,
                       metrics=("psnr", "ssim"), download=False, threads=1, dit=_TINY_DIT, cfg_scales=(1.5, 3.0),
-                      sample_steps=25, per_class=50, check=Fig5Check(min_r_psnr=0.9, min_patches_not_largest=2)),
+                      sample_steps=25, per_class=50, check=_TINY_CHECK),
     paper=Fig5Settings(model="S-B", grid=grid([8, 16, 32], [4, 8, 16, 32, 64], 256), train=PAPER_GRID_TRAIN, pool=0,
                        eval_images=50_000, metrics=("psnr", "ssim"), download=None, threads=None,
                        dit=dit_preset("paper"), cfg_scales=(1.5, 3.0), sample_steps=250, per_class=50,
@@ -55,4 +56,15 @@ FIG5 = FigurePresets(
         "best_per_p": {32: dict(c=32, E=2048), 16: dict(c=16, E=4096), 8: dict(c=4, E=4096)},
         "large_c": "a large c hurts generation",
         "cfg": "a higher CFG (3.0) narrows the differences between tokenizers",
-    })
+    },
+    claims=(  # each quantity is measured once per seed, on that seed's tokenizers, DiTs and samples
+        ClaimRule("reconstruction follows log E (Fig 2)", "linear in log E", "r_val_psnr", ">", _TINY_CHECK.min_r_psnr, nd=3),
+        *(ClaimRule(f"generation does not: a large c hurts, CFG {s:g}", "all 3 patch sizes best below their largest c",
+                    f"patches_best_below_largest_c_cfg{s:g}", ">", _TINY_CHECK.min_patches_not_largest - 0.5)   # a count: at least 2
+          for s in (1.5, 3.0)),
+        ClaimRule("a higher CFG narrows the differences", "a higher CFG (3.0) narrows the differences between tokenizers",
+                  "gen_fid_spread_change", "<", 0.0),    # (max / min gen_fid at CFG 3.0) - (the same at CFG 1.5)
+    ),
+    decided_after_seeing=(
+        "the tiny grid leaves out c = 64 (as wide as U-U) partly because Fig 2's tiny run had seen its p = 8 run lag by 3 dB",
+    ))
