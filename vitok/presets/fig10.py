@@ -6,7 +6,7 @@ numbers."""
 # %% ../../nbs/80_presets_fig10.ipynb #4e8418b6
 from __future__ import annotations
 from dataclasses import dataclass
-from .figure import FigurePresets
+from .figure import ClaimRule, FigurePresets
 import dataclasses
 from .generate import GENERATE, GenerateSettings
 from .train import DiTTrainConfig, TrainConfig, dit_preset, train_preset
@@ -47,6 +47,17 @@ class Fig10Settings:
     threads: int | None             # torch CPU threads ($VITOK_THREADS overrides; None: torch's default)
     dit_arm: Fig10DiTArm | None = None  # the DiT arm (None: not run)
 
+_PAPER = {
+    "setting": "S-B/16, 256p, ImageNet-1K val 50k",
+    "trend": "more LPIPS, then the GAN: better rFID / rIS, worse rSSIM / rPSNR (Fig 10)",
+    # stage 1 = L2 + LPIPS 1.0 (Table 2, bf16); stage 2 = L2 + LPIPS + GAN (Table 3, ImageNet)
+    "stage1_l2_lp1": dict(rfid=1.63, ris=194, ssim=0.79, psnr=26.1),
+    "stage2_l2_lp_gan": dict(rfid=0.50, ssim=0.747, psnr=24.36),
+    "other_arms": "plotted in Fig 10 only; the text gives no numbers",
+    "dit_stage1": dict(gfid=5.5, gis=160, cfg=1.5), "dit_stage2": dict(gfid=4.9, gis=210, cfg=1.5),   # sec 3.4 text, DiT-L 500k
+}
+_S1, _S2, _D1, _D2 = (_PAPER[k] for k in ("stage1_l2_lp1", "stage2_l2_lp_gan", "dit_stage1", "dit_stage2"))
+
 _M = ("psnr", "ssim", "lpips", "rfid", "ris")
 FIG10 = FigurePresets(
     figure="fig10",
@@ -68,12 +79,13 @@ FIG10 = FigurePresets(
                         stage2=train_preset("paper-stage2"), control=True, eval_images=50_000, metrics=_M, threads=None,
                         dit_arm=Fig10DiTArm(digits=None, stage2=None, dit=dit_preset("paper"), cfg_scale=1.5, sample_steps=250,
                                             per_class=50, metrics=("gfid", "gis"))),
-    paper_numbers={
-        "setting": "S-B/16, 256p, ImageNet-1K val 50k",
-        "trend": "more LPIPS, then the GAN: better rFID / rIS, worse rSSIM / rPSNR (Fig 10)",
-        # stage 1 = L2 + LPIPS 1.0 (Table 2, bf16); stage 2 = L2 + LPIPS + GAN (Table 3, ImageNet)
-        "stage1_l2_lp1": dict(rfid=1.63, ris=194, ssim=0.79, psnr=26.1),
-        "stage2_l2_lp_gan": dict(rfid=0.50, ssim=0.747, psnr=24.36),
-        "other_arms": "plotted in Fig 10 only; the text gives no numbers",
-        "dit_stage1": dict(gfid=5.5, gis=160, cfg=1.5), "dit_stage2": dict(gfid=4.9, gis=210, cfg=1.5),   # sec 3.4 text, DiT-L 500k
-    })
+    paper_numbers=_PAPER,
+    claims=(  # each a paired difference within one seed (the arm minus its baseline of the same seed), judged over seeds
+        ClaimRule("the GAN costs fidelity: rPSNR does not rise (against the same fine-tuning without it)",
+                  f"rPSNR {_S1['psnr']} -> {_S2['psnr']} from stage 1 to stage 2", "gan_minus_control_psnr", "<", 0.1, unit="dB"),
+        ClaimRule("the GAN adds fine detail (detail ratio, our stand-in for rFID; against the same fine-tuning without it)",
+                  f"rFID {_S1['rfid']} -> {_S2['rfid']} from stage 1 to stage 2", "gan_minus_control_detail", ">", 0.01, nd=3),
+        ClaimRule("the stage-2 decoder lowers the DiT's FID (one DiT, decoded by each decoder)",
+                  f"gFID {_D1['gfid']} -> {_D2['gfid']} ({(_D2['gfid'] - _D1['gfid']) / _D1['gfid']:+.1%})",
+                  "dit_fid_change_pct", "<", 0.0, unit="%", nd=1),     # 100 x (stage-2 decoder - stage-1 decoder) / stage-1
+    ))
