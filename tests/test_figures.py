@@ -9,6 +9,8 @@ import papermill as pm
 import pytest
 from PIL import Image
 
+from vitok.verdict import VERDICTS
+
 NBS = Path(__file__).resolve().parents[1] / "nbs"
 FIGURE_NBS = sorted(p for p in NBS.glob("*.ipynb") if not p.name[0].isdigit())
 METRICS = ("psnr", "ssim", "lpips", "rfid", "ris")
@@ -27,6 +29,17 @@ def test_parameters_cell(nb):
     first = "".join(cells[0]["source"]).splitlines()[0]
     assert first == 'preset = "tiny"', f"{nb.name}: the parameters cell must start with preset = \"tiny\""
     assert meta["metadata"]["kernelspec"]["name"] == "python3"
+    assert "\nseeds = None" in "".join(cells[0]["source"]), f"{nb.name}: every figure notebook takes `seeds = None` (issue 26)"
+
+
+@pytest.mark.parametrize("nb", FIGURE_NBS, ids=[p.stem for p in FIGURE_NBS])
+def test_verdicts_computed_from_claims_in_the_presets(nb):
+    "No verdict typed in a notebook: claims are judged by vitok.verdict (show_claims / judge_claims), results written by write_results."
+    code = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+    assert "claim(" not in code.replace("show_claims(", "").replace("judge_claims(", ""), f"{nb.name}: a claim built by hand"
+    assert "show_verdict(" not in code, f"{nb.name}: show_verdict types the rule in the notebook; use show_claims"
+    assert "write_results(out" in code and 'write_json(out / "results.json"' not in code, \
+        f"{nb.name}: write results.json with vitok.verdict.write_results (machine, claims.json)"
 
 
 CHECK_CELL = "from vitok.presets.figure import check_parameters; check_parameters()   # refuse a misspelt -p NAME before any work"
@@ -473,6 +486,12 @@ def test_figure_notebook_smoke(nb, tmp_path):
             assert im.format == "PNG" and min(im.size) > 50, png
     if nb.stem not in ("tab3_4_peers",):
         assert r["figures"], f"{nb.name} names no figure"
+    m = r["machine"]                                   # what its last digits depend on (issue 26)
+    assert m["cores"] >= 1 and m["torch"] and m["cpu"] and m["numpy"] and m["torch_threads"] >= 1, m
+    claims = json.loads((out_dir / "claims.json").read_text())
+    assert claims == [c for c in claims if c["figure"] and c["verdict"] in VERDICTS and c["claim"]], claims
+    assert all(c["verdict"] in ("not measured", "shown", "not shown") for c in claims if c.get("quantity")), \
+        "one seed (smoke): a noisy claim is not measured, only noise-free ones are judged"
     CHECKS[nb.stem](r)
 
 

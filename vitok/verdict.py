@@ -102,7 +102,8 @@ def judge_claims(presets: FigurePresets, measured: dict, reasons: dict | None = 
         verdict, why = noise_verdict(rule, st)
         if st["mean"] is None: why = reasons.get(rule.quantity) or why
         out.append({"figure": presets.figure, "claim": rule.claim, "paper": rule.paper, "quantity": rule.quantity,
-                    "rule": rule.text(), "unit": rule.unit, "nd": rule.nd, "ours": st, "verdict": verdict, "reason": why})
+                    "rule": rule.text(), "expect": rule.expect, "bound": rule.bound, "noise_free": rule.noise_free,
+                    "unit": rule.unit, "nd": rule.nd, "ours": st, "verdict": verdict, "reason": why})
     return out
 
 # %% ../nbs/53_verdict.ipynb #76a6327a
