@@ -64,7 +64,7 @@ def mean_std(xs) -> tuple:
 
 # %% ../nbs/52_stats.ipynb #9d6f9d3f
 def per_seed(runs: list[dict], fn, seed: str = "seed") -> dict:
-    "{seed: fn(the runs of that seed)} over the seeds in `runs`; None where `fn` raises nothing but returns NaN."
+    "{seed: fn(the runs of that seed)} over the seeds in `runs` (a run without a seed is seed 0); a NaN result becomes None."
     seeds = sorted({r.get(seed, 0) for r in runs})
     out = {}
     for s in seeds:
