@@ -49,8 +49,16 @@ class Fig11Check:
     min_octaves: float              # log2(max E / min E) of the video runs
     min_r_psnr: float               # r(log E, val PSNR) on the held-out clips
 
+class _VideoGridRuns:
+    "The runs of a settings class with a `model` and a `grid` of `VideoPoint`s (Fig 11, and Fig 12's subset of it)."
+    def runs(self, seed: int = 0, **extra) -> list[dict]:
+        "`Sweep` overrides of the video runs trained with `seed` (`extra`: e.g. the data)."
+        return [{"variant": g.variant(self.model), "channels": g.c, "seed": seed, **extra} for g in self.grid]
+
+    def names(self, seed: int = 0) -> list[str]: return [seed_name(g.name, seed) for g in self.grid]
+
 @dataclass(frozen=True)
-class Fig11Settings:
+class Fig11Settings(_VideoGridRuns):
     "The Fig 11 video E sweep and the image line its video-vs-image E ratio is read against."
     model: str                      # encoder-decoder sizes of every tokenizer (vitok.config.SIZES)
     grid: tuple[VideoPoint, ...]    # the video tokenizers
@@ -69,14 +77,9 @@ class Fig11Settings:
     threads: int | None             # torch CPU threads ($VITOK_THREADS overrides; None: torch's default)
     check: Fig11Check | None = None # None: assert nothing about the science (smoke, paper)
 
-    def runs(self, seed: int = 0, **extra) -> list[dict]:
-        "`Sweep` overrides of the video runs trained with `seed` (`extra`: e.g. the data)."
-        return [{"variant": g.variant(self.model), "channels": g.c, "seed": seed, **extra} for g in self.grid]
-
-    def names(self, seed: int = 0) -> list[str]: return [seed_name(g.name, seed) for g in self.grid]
 
 @dataclass(frozen=True)
-class Fig12Settings:
+class Fig12Settings(_VideoGridRuns):
     "Fig 12: the Fig 11 runs that share an E with a run of another q, compared at equal E."
     model: str
     grid: tuple[VideoPoint, ...]    # a subset of Fig 11's grid (same names, same training: reusable)
@@ -89,10 +92,6 @@ class Fig12Settings:
     download: bool | None
     threads: int | None
 
-    def runs(self, seed: int = 0, **extra) -> list[dict]:
-        return [{"variant": g.variant(self.model), "channels": g.c, "seed": seed, **extra} for g in self.grid]
-
-    def names(self, seed: int = 0) -> list[str]: return [seed_name(g.name, seed) for g in self.grid]
 
 def equal_E_subset(grid, frames: int, resolution: int) -> tuple[VideoPoint, ...]:
     "The points of `grid` whose E is shared by a point of another q."
